@@ -1,0 +1,75 @@
+"""Postroom's web tier: ``create_app`` builds the Flask app for web, workers and the CLI alike."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import Flask
+
+from app.config import PROJECT_ROOT, load_config
+
+
+def create_app(config: Mapping | None = None) -> Flask:
+    """Build the app from the environment; ``config`` overrides settings (tests pass theirs here)."""
+    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"), instance_path=str(PROJECT_ROOT / "instance"))
+    app.config.update(load_config())
+    app.config.update(config or {})
+    _init_extensions(app)
+    _register_blueprints(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401  (every model registered before mappers configure)
+    from app.errors import register_error_pages
+    from app.extensions import csrf, db, htmx, init_redis, limiter, login_manager, migrate, render_migration_item
+    from app.i18n import init_i18n
+    from app.logging import configure_logging
+    from app.security import init_security
+    from tenants.regions import init_regions
+
+    configure_logging(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
+                     render_item=render_migration_item)
+    init_redis(app)
+    init_regions(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    limiter.init_app(app)
+    init_i18n(app)
+    init_security(app)
+    _init_login(app, login_manager)
+    register_error_pages(app)
+
+
+def _init_login(app: Flask, login_manager) -> None:
+    from flask_babel import lazy_gettext as _l
+
+    from app.auth.models import User
+    from app.extensions import db
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please log in to see this page.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(lambda user_id: db.session.get(User, int(user_id)))
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.api import init_api
+    from app.auth.views import bp as auth_bp
+    from app.cli import init_cli
+    from app.members.views import bp as members_bp
+    from app.members.views import public as invitations_bp
+    from app.ops.views import bp as ops_bp
+    from app.portal.nav import nav_context
+    from app.portal.views import bp as portal_bp
+    from app.settings.views import bp as settings_bp
+
+    for blueprint in (auth_bp, ops_bp, portal_bp, members_bp, invitations_bp, settings_bp):
+        app.register_blueprint(blueprint)
+    app.context_processor(nav_context)
+    init_api(app)
+    init_cli(app)

@@ -1,0 +1,41 @@
+"""The JSON API under ``/api/v1``: bearer tokens fix the tenant; errors are RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from app.api.problems import ProblemSchema
+from app.extensions import csrf
+
+API_CONFIG = {
+    "API_TITLE": "Postroom API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+}
+
+
+class PostroomApi(Api):
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_error_handlers(self) -> None:
+        # app.errors handles every HTTPException: problem+json under /api/, HTML pages elsewhere.
+        pass
+
+
+api = PostroomApi()
+
+
+def init_api(app: Flask) -> None:
+    from app.api import accounts, members, tenant, tokens
+
+    for key, value in API_CONFIG.items():
+        app.config.setdefault(key, value)
+    api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "A tenant API token (prt_...)"}}},
+        "security": [{"bearer": []}]})
+    for module in (accounts, tenant, members, tokens):
+        csrf.exempt(module.blp)
+        api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.blp.url_prefix or ''}")

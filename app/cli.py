@@ -1,0 +1,64 @@
+"""Admin commands: ``flask --app wsgi tenants create`` and ``flask --app wsgi tokens create``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from app.errors import FieldErrors
+
+tenants_cli = AppGroup("tenants", help="Manage tenants.")
+tokens_cli = AppGroup("tokens", help="Manage API tokens.")
+
+
+def _fail(error: FieldErrors) -> click.ClickException:
+    return click.ClickException("; ".join(f"{field}: {message}" for field, message in error.errors.items()))
+
+
+@tenants_cli.command("create")
+@click.argument("slug")
+@click.option("--name", required=True, help="Display name of the tenant.")
+@click.option("--region", default=None, help="Region to pin the tenant to (default: the first region).")
+@click.option("--locale", default="en", show_default=True)
+@click.option("--timezone", default="UTC", show_default=True)
+@click.option("--admin-email", required=True, help="E-mail of the owner; the password is read from stdin.")
+@click.option("--admin-name", default=None, help="Owner's name (default: the e-mail's local part).")
+def create_tenant(slug: str, name: str, region: str | None, locale: str, timezone: str, admin_email: str,
+                  admin_name: str | None) -> None:
+    """Create tenant SLUG and its owner."""
+    from app.auth.services import sign_up
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        tenant, user = sign_up(tenant_name=name, slug=slug, name=admin_name or admin_email.split("@")[0],
+                               email=admin_email, password=password, locale=locale, timezone=timezone, region=region)
+    except FieldErrors as error:
+        raise _fail(error) from None
+    click.echo(f"created tenant {tenant.slug} in region {tenant.region} with owner {user.email}")
+
+
+@tokens_cli.command("create")
+@click.argument("slug")
+@click.option("--name", default="cli", show_default=True, help="What the token is for.")
+def create_api_token(slug: str, name: str) -> None:
+    """Create an API token for tenant SLUG; the token is printed alone on the last line."""
+    from app.tokens.services import create_token
+    from tenants.resolver import tenant_by_slug
+
+    tenant = tenant_by_slug(slug)
+    if tenant is None:
+        raise click.ClickException(f"no tenant with slug {slug!r}")
+    try:
+        _token, plaintext = create_token(tenant, name=name)
+    except FieldErrors as error:
+        raise _fail(error) from None
+    click.echo(f"API token {name!r} for {slug} (shown once):")
+    click.echo(plaintext)
+
+
+def init_cli(app: Flask) -> None:
+    app.cli.add_command(tenants_cli)
+    app.cli.add_command(tokens_cli)

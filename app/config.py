@@ -1,0 +1,109 @@
+"""Configuration from ``POSTROOM_*`` environment variables.
+
+Every setting has one typed reader here; the rest of the code reads ``app.config``. In production the app refuses
+to start without the secrets that development generates for itself.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENTS = ("production", "development", "testing")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _str(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    value = env.get(f"POSTROOM_{name}", "").strip()
+    return value or default
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = _str(env, name)
+    if value is None:
+        return default
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"POSTROOM_{name} must be 1 or 0, not {value!r}")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _str(env, name)
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"POSTROOM_{name} must be an integer, not {value!r}") from None
+
+
+def _instance_secret(instance: Path, filename: str, make) -> str:
+    """Read a secret from ``instance/``, creating it on first run (development only)."""
+    path = instance / filename
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _secrets(env: Mapping[str, str], environment: str, instance: Path) -> tuple[str, str]:
+    secret_key = _str(env, "SECRET_KEY")
+    keys = _str(env, "ENCRYPTION_KEYS")
+    if environment == "production":
+        missing = [n for n, v in (("SECRET_KEY", secret_key), ("ENCRYPTION_KEYS", keys)) if not v]
+        if missing:
+            raise ConfigError("production needs " + ", ".join(f"POSTROOM_{n}" for n in missing))
+    secret_key = secret_key or _instance_secret(instance, "secret_key", lambda: secrets.token_urlsafe(48))
+    keys = keys or _instance_secret(instance, "encryption_keys", lambda: Fernet.generate_key().decode())
+    return secret_key, keys
+
+
+def load_config(env: Mapping[str, str] | None = None) -> dict:
+    """Build the Flask config from the environment (``os.environ`` unless given)."""
+    env = os.environ if env is None else env
+    environment = _str(env, "ENV", "production")
+    if environment not in ENVIRONMENTS:
+        raise ConfigError(f"POSTROOM_ENV must be one of {', '.join(ENVIRONMENTS)}, not {environment!r}")
+    instance = Path(_str(env, "INSTANCE_PATH", str(PROJECT_ROOT / "instance")))
+    secret_key, encryption_keys = _secrets(env, environment, instance)
+    production = environment == "production"
+    redis_url = _str(env, "REDIS_URL", "redis://127.0.0.1:6379/0")
+    return {
+        "POSTROOM_ENV": environment,
+        "TESTING": environment == "testing",
+        "SECRET_KEY": secret_key,
+        "ENCRYPTION_KEYS": [k.strip() for k in encryption_keys.split(",") if k.strip()],
+        "SQLALCHEMY_DATABASE_URI": _str(env, "DATABASE_URL", f"sqlite:///{instance / 'postroom.db'}"),
+        "REDIS_URL": redis_url,
+        "ALLOW_PRIVATE_HOSTS": _bool(env, "ALLOW_PRIVATE_HOSTS", False),
+        "BLOB_ROOT": _str(env, "BLOB_ROOT", str(instance / "blobs")),
+        "REGIONS": _str(env, "REGIONS"),
+        "BASE_URL": _str(env, "BASE_URL", "http://127.0.0.1:5000"),
+        "INVITATION_MAX_AGE": _int(env, "INVITATION_MAX_AGE", 7 * 24 * 3600),
+        "LOGIN_RATE_LIMIT": _str(env, "LOGIN_RATE_LIMIT", "5 per minute"),
+        "SIGNUP_RATE_LIMIT": _str(env, "SIGNUP_RATE_LIMIT", "20 per hour"),
+        "RATELIMIT_STORAGE_URI": _str(env, "RATELIMIT_STORAGE_URI", redis_url),
+        "RATELIMIT_KEY_PREFIX": _str(env, "RATELIMIT_KEY_PREFIX", "postroom"),
+        "FORCE_HTTPS": _bool(env, "FORCE_HTTPS", production),
+        "SESSION_COOKIE_SECURE": _bool(env, "COOKIE_SECURE", production),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _bool(env, "COOKIE_SECURE", production),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "PERMANENT_SESSION_LIFETIME": _int(env, "SESSION_LIFETIME", 12 * 3600),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "LOG_LEVEL": _str(env, "LOG_LEVEL", "INFO"),
+        "LOG_FORMAT": _str(env, "LOG_FORMAT", "json" if production else "text"),
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_REQUEST_BYTES", 2 * 1024 * 1024),
+    }

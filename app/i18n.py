@@ -1,0 +1,38 @@
+"""Locale and time zone selection: the user's own setting, then the tenant's default, then the browser."""
+
+from __future__ import annotations
+
+from flask import Flask, g, request
+from flask_babel import format_datetime
+from flask_login import current_user
+
+from app.auth.validation import LOCALES
+from app.extensions import babel
+from tenants.context import get_current_tenant
+
+
+def select_locale() -> str:
+    if current_user and current_user.is_authenticated and current_user.locale:
+        return current_user.locale
+    tenant = get_current_tenant()
+    if tenant is not None:
+        return tenant.default_locale
+    return request.accept_languages.best_match(LOCALES) or "en"
+
+
+def select_timezone() -> str:
+    if current_user and current_user.is_authenticated and current_user.timezone:
+        return current_user.timezone
+    tenant = get_current_tenant()
+    return tenant.timezone if tenant is not None else "UTC"
+
+
+def init_i18n(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    app.jinja_env.filters["datetime"] = lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
+
+    @app.context_processor
+    def _locale_context() -> dict:
+        from flask_babel import get_locale
+
+        return {"current_locale": str(get_locale() or "en"), "current_tenant": g.get("tenant")}

@@ -1,0 +1,47 @@
+"""The portal's sections. A section whose feature has not landed yet shows, but is not a link."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, request
+from flask_babel import lazy_gettext as _l
+
+from tenants.models import Role
+
+
+@dataclass(frozen=True)
+class Section:
+    label: object
+    endpoint: str
+    role: Role = Role.AGENT
+
+    @property
+    def available(self) -> bool:
+        return self.endpoint in current_app.view_functions
+
+    @property
+    def active(self) -> bool:
+        return (request.endpoint or "").split(".")[0] == self.endpoint.split(".")[0]
+
+
+SECTIONS = (
+    Section(_l("Inbox"), "inbox.index"),
+    Section(_l("Mailboxes"), "mailboxes.index", Role.ADMIN),
+    Section(_l("Templates"), "templates.index", Role.ADMIN),
+    Section(_l("Webhooks"), "webhooks.index", Role.ADMIN),
+    Section(_l("Health"), "health.index"),
+    Section(_l("Audit"), "audit.index", Role.ADMIN),
+    Section(_l("Members"), "members.index"),
+    Section(_l("Settings"), "settings.index"),
+)
+
+
+def sections_for(role: Role | None) -> list[Section]:
+    return [s for s in SECTIONS if role is not None and role.at_least(s.role)]
+
+
+def nav_context() -> dict:
+    from tenants.resolver import current_role
+
+    return {"nav_sections": sections_for(current_role())}

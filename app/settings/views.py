@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from flask import flash, g, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.auth.services import update_preferences
+from app.errors import FieldErrors
+from app.forms import show_field_errors
+from app.members.forms import ConfirmForm
+from app.settings import services
+from app.settings.forms import PreferencesForm, TenantForm, TokenForm
+from app.tokens import services as tokens
+from app.tokens.models import ApiToken
+from tenants.models import Role
+from tenants.resolver import require_role, tenant_blueprint
+
+bp = tenant_blueprint("settings", __name__, "/settings")
+
+
+def _page(tenant_form: TenantForm | None = None, prefs_form: PreferencesForm | None = None, status: int = 200):
+    tenant = g.tenant
+    tenant_form = tenant_form or TenantForm(obj=tenant)
+    prefs_form = prefs_form or PreferencesForm(data={"locale": current_user.locale or "",
+                                                     "timezone": current_user.timezone or ""})
+    return render_template("settings/index.html", tenant_form=tenant_form, prefs_form=prefs_form,
+                           can_edit_tenant=g.membership.role.at_least(Role.ADMIN)), status
+
+
+@bp.route("/")
+def index():
+    return _page()
+
+
+@bp.route("/tenant", methods=["POST"])
+@require_role(Role.ADMIN)
+def update_tenant():
+    form = TenantForm()
+    if form.validate_on_submit():
+        try:
+            services.update_tenant(g.tenant, name=form.name.data, default_locale=form.default_locale.data,
+                                   timezone=form.timezone.data)
+        except FieldErrors as error:
+            show_field_errors(form, error)
+        else:
+            flash(_("Settings saved."), "success")
+            return redirect(url_for("settings.index"))
+    return _page(tenant_form=form, status=422)
+
+
+@bp.route("/preferences", methods=["POST"])
+def update_my_preferences():
+    form = PreferencesForm()
+    if form.validate_on_submit():
+        try:
+            update_preferences(current_user, locale=form.locale.data, timezone=form.timezone.data)
+        except FieldErrors as error:
+            show_field_errors(form, error)
+        else:
+            flash(_("Your preferences were saved."), "success")
+            return redirect(url_for("settings.index"))
+    return _page(prefs_form=form, status=422)
+
+
+def _tokens_page(form: TokenForm | None = None, new_token: str | None = None, status: int = 200):
+    return render_template("settings/tokens.html", tokens=tokens.tokens(g.tenant), form=form or TokenForm(),
+                           new_token=new_token, confirm=ConfirmForm()), status
+
+
+@bp.route("/tokens")
+@require_role(Role.ADMIN)
+def list_tokens():
+    return _tokens_page()
+
+
+@bp.route("/tokens", methods=["POST"])
+@require_role(Role.ADMIN)
+def create_token():
+    form = TokenForm()
+    if form.validate_on_submit():
+        try:
+            _token, plaintext = tokens.create_token(g.tenant, name=form.name.data, created_by_id=current_user.id)
+        except FieldErrors as error:
+            show_field_errors(form, error)
+        else:
+            return _tokens_page(new_token=plaintext)
+    return _tokens_page(form=form, status=422)
+
+
+@bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+@require_role(Role.ADMIN)
+def revoke_token(token_id: int):
+    if ConfirmForm().validate_on_submit():
+        tokens.revoke_token(ApiToken.get_by_id_and_tenant(token_id, g.tenant))
+        flash(_("The token was revoked; requests using it are refused from now on."), "info")
+    return redirect(url_for("settings.list_tokens"))

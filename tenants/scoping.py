@@ -1,0 +1,56 @@
+"""Tenant scoping: the mixin every tenant-owned model uses, and the safety net behind it.
+
+Services load rows explicitly through ``Model.get_by_id_and_tenant`` / ``Model.all``; the ``do_orm_execute``
+listener additionally restricts every ORM SELECT to the current tenant, so a forgotten filter leaks nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Self
+
+from flask import abort
+from sqlalchemy import ForeignKey, Select, event, select
+from sqlalchemy.orm import Mapped, ORMExecuteState, Session, declared_attr, mapped_column, with_loader_criteria
+
+from app.extensions import db
+from tenants.context import get_current_tenant
+
+if TYPE_CHECKING:
+    from tenants.models import Tenant
+
+UNSCOPED = "postroom_unscoped"
+
+
+class TenantScoped:
+    """Mixin for tenant-owned models: ``tenant_id NOT NULL`` and tenant-first loaders."""
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[int]:  # noqa: N805 (declared_attr receives the class)
+        return mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+
+    @classmethod
+    def all(cls, tenant: Tenant) -> Select[tuple[Self]]:
+        return select(cls).where(cls.tenant_id == tenant.id)
+
+    @classmethod
+    def get_by_id_and_tenant(cls, obj_id: int, tenant: Tenant) -> Self:
+        """The object, or a 404 when it does not exist *or* belongs to another tenant (no existence leak)."""
+        obj = db.session.scalar(cls.all(tenant).where(cls.id == obj_id))  # type: ignore[attr-defined]
+        if obj is None:
+            abort(404)
+        return obj
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _restrict_to_current_tenant(state: ORMExecuteState) -> None:
+    if not state.is_select or state.is_column_load or state.is_relationship_load:
+        return
+    if state.execution_options.get(UNSCOPED):
+        return
+    tenant = get_current_tenant()
+    if tenant is None:
+        return
+    tenant_id = tenant.id
+    state.statement = state.statement.options(
+        with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
+    )
