@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from flask import Flask
@@ -12,7 +13,10 @@ from app.config import PROJECT_ROOT, load_config
 def create_app(config: Mapping | None = None) -> Flask:
     """Build the app from the environment; ``config`` overrides settings (tests pass theirs here)."""
     app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"), instance_path=str(PROJECT_ROOT / "instance"))
-    app.config.update(load_config())
+    env = dict(os.environ)
+    if config and "POSTROOM_ENV" in config:
+        env["POSTROOM_ENV"] = config["POSTROOM_ENV"]  # so testing never demands production secrets
+    app.config.update(load_config(env))
     app.config.update(config or {})
     _init_extensions(app)
     _register_blueprints(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException
 
 
@@ -27,6 +28,8 @@ HTML_ERROR_PAGES = (400, 403, 404, 405, 413, 429, 500)
 def _render_error(error: HTTPException):
     code = error.code or 500
     template = f"errors/{code}.html" if code in HTML_ERROR_PAGES else "errors/generic.html"
+    if isinstance(error, CSRFError):
+        template = "errors/csrf.html"
     return render_template(template, error=error), code
 
 

@@ -11,9 +11,13 @@ from app.extensions import babel
 from tenants.context import get_current_tenant
 
 
+def _user_setting(name: str) -> str | None:
+    return getattr(current_user, name, None) if current_user and current_user.is_authenticated else None
+
+
 def select_locale() -> str:
-    if current_user and current_user.is_authenticated and current_user.locale:
-        return current_user.locale
+    if locale := _user_setting("locale"):
+        return locale
     tenant = get_current_tenant()
     if tenant is not None:
         return tenant.default_locale
@@ -21,8 +25,8 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str:
-    if current_user and current_user.is_authenticated and current_user.timezone:
-        return current_user.timezone
+    if timezone := _user_setting("timezone"):
+        return timezone
     tenant = get_current_tenant()
     return tenant.timezone if tenant is not None else "UTC"
 

@@ -24,7 +24,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     $SUDO chmod 0755 /usr/sbin/policy-rc.d
     policy_created=1
   fi
-  trap '[ "$policy_created" = 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+  trap 'if [ "$policy_created" = 1 ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi' EXIT
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

@@ -24,9 +24,9 @@ class SignupForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[_REQUIRED])
     password = PasswordField(_l("Password"), validators=[_REQUIRED],
                              description=_l("At least 10 characters; avoid common passwords."))
-    locale = SelectField(_l("Language"), default="en")
-    timezone = SelectField(_l("Time zone"), default="UTC")
-    region = SelectField(_l("Data region"))
+    locale = SelectField(_l("Language"), default="en", validate_choice=False)
+    timezone = SelectField(_l("Time zone"), default="UTC", validate_choice=False)
+    region = SelectField(_l("Data region"), validate_choice=False)
 
     def __init__(self, *args, regions: list[str], **kwargs):
         super().__init__(*args, **kwargs)

@@ -44,18 +44,24 @@ def _region_error(region: str) -> str | None:
     return None if region in all_regions() else _("Choose one of the offered regions.")
 
 
-def _signup_errors(*, tenant_name, slug, name, email, password, locale, timezone, region) -> str:
+def _slug_taken(slug: str) -> str | None:
+    taken = db.session.scalar(select(Tenant.id).where(Tenant.slug == slug))
+    return _("This address is already taken.") if taken else None
+
+
+def _email_taken(email: str) -> str | None:
+    taken = user_by_email(email)
+    return _("An account with this e-mail address already exists. Please log in instead.") if taken else None
+
+
+def _checked_signup_email(*, tenant_name, slug, name, email, password, locale, timezone, region) -> str:
+    """Every field's problem at once (format first, then availability); returns the normalized e-mail."""
     normalized, email_message = v.normalize_email(email)
     collect(
-        tenant_name=v.name_error(tenant_name), slug=v.slug_error(slug), name=v.name_error(name),
-        email=email_message, password=v.password_error(password, email=email), locale=v.locale_error(locale),
+        tenant_name=v.name_error(tenant_name), slug=v.slug_error(slug) or _slug_taken(slug),
+        name=v.name_error(name), email=email_message or _email_taken(normalized or ""),
+        password=v.password_error(password, email=email), locale=v.locale_error(locale),
         timezone=v.timezone_error(timezone), region=_region_error(region),
-    )
-    collect(
-        slug=_("This address is already taken.") if db.session.scalar(select(Tenant.id).where(Tenant.slug == slug))
-        else None,
-        email=_("An account with this e-mail address already exists. Please log in instead.")
-        if user_by_email(normalized) else None,
     )
     assert normalized is not None  # collect() raised otherwise
     return normalized
@@ -69,8 +75,8 @@ def sign_up(*, tenant_name: str, slug: str, name: str, email: str, password: str
     including when a concurrent sign-up wins the race for them.
     """
     region = region or next(iter(all_regions()))
-    email = _signup_errors(tenant_name=tenant_name, slug=slug, name=name, email=email, password=password,
-                           locale=locale, timezone=timezone, region=region)
+    email = _checked_signup_email(tenant_name=tenant_name, slug=slug, name=name, email=email, password=password,
+                                  locale=locale, timezone=timezone, region=region)
     tenant = Tenant(slug=slug, name=tenant_name.strip(), region=region, default_locale=locale, timezone=timezone)
     user = User(email=email, name=name.strip(), locale=None, timezone=None)
     user.set_password(password)

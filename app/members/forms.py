@@ -17,11 +17,11 @@ def role_choices(max_role: Role) -> list[tuple[str, str]]:
 
 class InviteForm(FlaskForm):
     email = EmailField(_l("E-mail"), validators=[_REQUIRED])
-    role = SelectField(_l("Role"), default=Role.AGENT.value)
+    role = SelectField(_l("Role"), default=Role.AGENT.value, validate_choice=False)
 
 
 class RoleForm(FlaskForm):
-    role = SelectField(_l("Role"))
+    role = SelectField(_l("Role"), validate_choice=False)
 
 
 class AcceptInvitationForm(FlaskForm):

@@ -99,10 +99,11 @@ def change_role(membership_id: int):
 @require_role(Role.ADMIN)
 def remove(membership_id: int):
     target = _target(membership_id)
+    name = target.user.name
     if ConfirmForm().validate_on_submit():
         try:
             services.remove_member(g.membership, target)
-            flash(_("%(name)s no longer has access.", name=target.user.name), "info")
+            flash(_("%(name)s no longer has access.", name=name), "info")
         except FieldErrors as error:
             flash(next(iter(error.errors.values())), "error")
     return redirect(url_for("members.index"))
@@ -118,8 +119,9 @@ def accept(token: str):
     signed_in = current_user.is_authenticated
     if (confirm if signed_in else form).validate_on_submit():
         try:
-            user = services.accept_invitation(invitation, user=current_user if signed_in else None,
-                                              name=form.name.data or "", password=form.password.data or "")
+            user = services.accept_invitation(
+                invitation, user=current_user._get_current_object() if signed_in else None,
+                name=form.name.data or "", password=form.password.data or "")
         except FieldErrors as error:
             show_field_errors(form, error)
         except services.InvitationInvalid as error:

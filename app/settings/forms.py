@@ -12,8 +12,8 @@ _REQUIRED = InputRequired(message=_l("This field is required."))
 
 class TenantForm(FlaskForm):
     name = StringField(_l("Organization name"), validators=[_REQUIRED])
-    default_locale = SelectField(_l("Default language"))
-    timezone = SelectField(_l("Default time zone"))
+    default_locale = SelectField(_l("Default language"), validate_choice=False)
+    timezone = SelectField(_l("Default time zone"), validate_choice=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -22,8 +22,8 @@ class TenantForm(FlaskForm):
 
 
 class PreferencesForm(FlaskForm):
-    locale = SelectField(_l("Language"))
-    timezone = SelectField(_l("Time zone"))
+    locale = SelectField(_l("Language"), validate_choice=False)
+    timezone = SelectField(_l("Time zone"), validate_choice=False)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -53,7 +53,7 @@ def update_my_preferences():
     form = PreferencesForm()
     if form.validate_on_submit():
         try:
-            update_preferences(current_user, locale=form.locale.data, timezone=form.timezone.data)
+            update_preferences(current_user._get_current_object(), locale=form.locale.data, timezone=form.timezone.data)
         except FieldErrors as error:
             show_field_errors(form, error)
         else:

@@ -8,6 +8,7 @@ dir lives in /tmp with mode 0755.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -16,12 +17,12 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from imapclient import IMAPClient
 
-from scripts.devstack.certs import CA, CertSet, load_ca, make_cert_set
+from scripts.devstack.certs import CA, load_ca, make_cert_set
 from scripts.devstack.ports import free_port, is_listening
 
 HOST = "127.0.0.1"
@@ -29,8 +30,16 @@ HOST = "127.0.0.1"
 # listeners sit on other loopback addresses (all of 127.0.0.0/8 reaches lo on Linux).
 WRONG_HOST_IP = "127.0.0.2"
 SELF_SIGNED_IP = "127.0.0.3"
-PORT_NAMES = ("imap", "imaps", "pop3", "pop3s", "wrong_host", "self_signed")
-_LISTEN_IP = {"wrong_host": WRONG_HOST_IP, "self_signed": SELF_SIGNED_IP}
+# name -> (login service, implicit TLS, address, certificate basename for a `local` block or None)
+_LISTENERS = {
+    "imap": ("imap-login", False, HOST, None),
+    "imaps": ("imap-login", True, HOST, None),
+    "wrong_host": ("imap-login", True, WRONG_HOST_IP, "wrong-host"),
+    "self_signed": ("imap-login", True, SELF_SIGNED_IP, "self-signed"),
+    "pop3": ("pop3-login", False, HOST, None),
+    "pop3s": ("pop3-login", True, HOST, None),
+}
+PORT_NAMES = tuple(_LISTENERS)
 DH_FILE = Path("/usr/share/dovecot/dh.pem")
 
 _CONF = """\
@@ -64,46 +73,7 @@ mail_location = maildir:~/Maildir
 protocol imap {
   mail_max_userip_connections = 100
 }
-service imap-login {
-  inet_listener imap {
-    address = 127.0.0.1
-    port = @imap@
-  }
-  inet_listener imaps {
-    address = 127.0.0.1
-    port = @imaps@
-    ssl = yes
-  }
-  inet_listener imaps_wrong_host {
-    address = 127.0.0.2
-    port = @wrong_host@
-    ssl = yes
-  }
-  inet_listener imaps_self_signed {
-    address = 127.0.0.3
-    port = @self_signed@
-    ssl = yes
-  }
-}
-service pop3-login {
-  inet_listener pop3 {
-    address = 127.0.0.1
-    port = @pop3@
-  }
-  inet_listener pop3s {
-    address = 127.0.0.1
-    port = @pop3s@
-    ssl = yes
-  }
-}
-local 127.0.0.2 {
-  ssl_cert = <@S@/certs/wrong-host.pem
-  ssl_key = <@S@/certs/wrong-host-key.pem
-}
-local 127.0.0.3 {
-  ssl_cert = <@S@/certs/self-signed.pem
-  ssl_key = <@S@/certs/self-signed-key.pem
-}
+@LISTENERS@
 @OAUTH@
 passdb {
   driver = passwd-file
@@ -129,6 +99,63 @@ class DovecotError(RuntimeError):
     pass
 
 
+def _listeners_conf(ports: dict[str, int], cert_dir: Path) -> str:
+    """``service *-login`` blocks with one inet_listener per port, plus per-address certificates."""
+    blocks = []
+    for service in ("imap-login", "pop3-login"):
+        body = "".join(f"  inet_listener {name} {{\n    address = {ip}\n    port = {ports[name]}\n"
+                       f"    ssl = {'yes' if tls else 'no'}\n  }}\n"
+                       for name, (svc, tls, ip, _) in _LISTENERS.items() if svc == service)
+        blocks.append(f"service {service} {{\n{body}}}")
+    blocks += [f"local {ip} {{\n  ssl_cert = <{cert_dir}/{cert}.pem\n  ssl_key = <{cert_dir}/{cert}-key.pem\n}}"
+               for _, _, ip, cert in _LISTENERS.values() if cert]
+    return "\n".join(blocks)
+
+
+def _child_pids(parent: int) -> list[int]:
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            # Field 4 is the parent pid; split after the ")" closing the (possibly spaced) command name.
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                pids.append(int(stat.parent.name))
+    return pids
+
+
+def _alive(pid: int) -> bool:
+    """Running and not a zombie (a container's PID 1 may never reap an orphaned master)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _wait_gone(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            raise subprocess.TimeoutExpired(str(pid), timeout)
+        time.sleep(0.05)
+
+
+def _terminate_master(pid: int, wait: Callable[[float], object]) -> None:
+    """SIGTERM the master (what `doveadm stop` sends; doveadm itself then polls slowly, ~3 s instead of ~1 s).
+
+    Session processes (imap, pop3) outlive their master and keep serving open connections, while a real restart
+    (shutdown_clients=yes) cuts them: end them too -- with SIGTERM, so clients get "* BYE" as from a real Dovecot.
+    """
+    children = _child_pids(pid)
+    os.kill(pid, signal.SIGTERM)
+    try:
+        wait(10)
+    except subprocess.TimeoutExpired:
+        os.kill(pid, signal.SIGKILL)
+        wait(5)
+    for child in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGTERM)
+
+
 def _next_second() -> None:
     """Wait for the next wall-clock second: Dovecot stats a passwd-file at most once per second, so a change
     written in the second of the last login is only noticed from the next second on."""
@@ -146,11 +173,10 @@ class Dovecot:
         self.introspection_url = introspection_url
         self.host = HOST
         given = ports or {}
-        self.ports = {n: given.get(n) or free_port(_LISTEN_IP.get(n, HOST)) for n in PORT_NAMES}
+        self.ports = {n: given.get(n) or free_port(spec[2]) for n, spec in _LISTENERS.items()}
         self.users: dict[str, str] = {}
         self.conf_path = self.state_dir / "dovecot.conf"
         self.log_path = self.state_dir / "log" / "dovecot.log"
-        self.certs: CertSet | None = None
         self._proc: subprocess.Popen[bytes] | None = None
 
     # -- addresses and certificates -------------------------------------------------------------------------------
@@ -200,15 +226,13 @@ class Dovecot:
     def stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
-            self._kill_stale()
+            self._kill_stale()  # e.g. a CLI instance killed with SIGKILL left its master running
             return
-        # SIGTERM to the master is what `doveadm stop` sends too, but doveadm then polls slowly (~3 s vs ~1 s).
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        _terminate_master(proc.pid, proc.wait)
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
 
     def restart(self) -> None:
         """Stop and start again on the same ports, keeping users, mail and certificates."""
@@ -222,7 +246,7 @@ class Dovecot:
         self.stop()
 
     def _wait_listening(self, name: str) -> None:
-        host, port = _LISTEN_IP.get(name, HOST), self.ports[name]
+        host, port = _LISTENERS[name][2], self.ports[name]
         deadline = time.monotonic() + 15
         while not is_listening(host, port):
             if self._proc is not None and self._proc.poll() is not None:
@@ -246,14 +270,8 @@ class Dovecot:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except (OSError, ValueError):
             return
-        if str(self.conf_path).encode() not in cmdline:
-            return  # the pid was reused by an unrelated process
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
-            if not Path(f"/proc/{pid}").exists():
-                return
-            time.sleep(0.05)
-        os.kill(pid, signal.SIGKILL)
+        if str(self.conf_path).encode() in cmdline:  # else the pid was reused by an unrelated process
+            _terminate_master(pid, lambda timeout: _wait_gone(pid, timeout))
 
     def _prepare_dirs(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -262,15 +280,14 @@ class Dovecot:
             (self.state_dir / sub).mkdir(exist_ok=True)
         shutil.chown(self.state_dir / "mail", "vmail", "vmail")
         if not self.ca_path.exists():
-            self.certs = make_cert_set(self._cert_dir, ["localhost"], [HOST], self_signed_ips=[SELF_SIGNED_IP])
+            make_cert_set(self._cert_dir, ["localhost"], [HOST], self_signed_ips=[SELF_SIGNED_IP])
 
     def _write_config(self) -> None:
         mechs = "plain login" + (" xoauth2 oauthbearer" if self.introspection_url else "")
         conf = _CONF.replace("@OAUTH@", _OAUTH_PASSDB if self.introspection_url else "")
         conf = conf.replace("@DH@", f"ssl_dh = <{DH_FILE}" if DH_FILE.exists() else "")
+        conf = conf.replace("@LISTENERS@", _listeners_conf(self.ports, self._cert_dir))
         conf = conf.replace("@MECHS@", mechs).replace("@S@", str(self.state_dir))
-        for name, port in self.ports.items():
-            conf = conf.replace(f"@{name}@", str(port))
         self.conf_path.write_text(conf)
         if self.introspection_url:
             (self.state_dir / "oauth2.conf").write_text(
@@ -364,14 +381,11 @@ def main(argv: list[str] | None = None) -> None:
         server.users[email] = password
     signal.signal(signal.SIGTERM, _raise_interrupt)
     with server:
-        info: dict[str, Any] = {"host": server.host, **server.ports, "ca": str(server.ca_path),
-                                "wrong_host_ip": WRONG_HOST_IP, "self_signed_ip": SELF_SIGNED_IP}
-        print(json.dumps(info), flush=True)
-        try:
-            while server._proc is not None and server._proc.poll() is None:
+        print(json.dumps({"host": server.host, **server.ports, "ca": str(server.ca_path),
+                          "wrong_host_ip": WRONG_HOST_IP, "self_signed_ip": SELF_SIGNED_IP}), flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            while server.running:
                 time.sleep(0.5)
-        except KeyboardInterrupt:
-            pass
 
 
 if __name__ == "__main__":

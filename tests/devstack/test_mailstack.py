@@ -87,6 +87,20 @@ def test_set_password_takes_effect_without_restart(dovecot: Dovecot, mail_user: 
         client.login(mail_user.email, "brand-new-password")
 
 
+def test_restart_keeps_ports_users_and_mail(dovecot: Dovecot, mail_user: MailUser) -> None:
+    dovecot.append(mail_user.email, raw_message("before restart"))
+    ports = dict(dovecot.ports)
+    with IMAPClient(dovecot.host, port=dovecot.imap_port, ssl=False, timeout=5) as client:
+        client.login(mail_user.email, mail_user.password)
+        client.select_folder("INBOX")
+        dovecot.restart()
+        with pytest.raises((OSError, IMAPClient.AbortError)):  # the open session was cut, as in a real restart
+            client.noop()
+        client.shutdown()
+    assert dovecot.ports == ports
+    assert dovecot.message_count(mail_user.email) == 1
+
+
 # -- POP3 --------------------------------------------------------------------------------------------------------
 def test_pop3_stls_and_pop3s_uidl(dovecot: Dovecot, mail_ca: Path, mail_user: MailUser) -> None:
     dovecot.append(mail_user.email, raw_message("via pop"))
@@ -208,13 +222,14 @@ def test_mail_user_can_send(smtp: SmtpServer, mail_ca: Path, mail_user: MailUser
 
 
 # -- Redis -------------------------------------------------------------------------------------------------------
-def test_ensure_redis_answers_ping(tmp_path: Path) -> None:
-    url, proc = ensure_redis(state_dir=tmp_path)
+def test_ensure_redis_starts_one_when_none_answers(tmp_path: Path) -> None:
+    url, proc = ensure_redis("redis://127.0.0.1:1/0", tmp_path)  # nothing listens on port 1
+    assert proc is not None
     try:
         client = redis.Redis.from_url(url)
         assert client.ping()
         client.close()
+        assert ensure_redis(url, tmp_path) == (url, None)  # an answering Redis is reused
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=5)
+        proc.terminate()
+        proc.wait(timeout=5)

@@ -1,0 +1,74 @@
+"""``flask worker`` and ``flask scheduler``: registered through the ``flask.commands`` entry point."""
+
+from __future__ import annotations
+
+import os
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from rq import Worker
+from rq.job import Job
+
+from tenants.queues import region_queue, region_redis
+from tenants.regions import QUEUE_KINDS, Region, RegionError, all_regions, get_region
+
+
+class AppJob(Job):
+    """Runs each job inside a fresh app context (the forked work horse inherits the app, not its context)."""
+
+    app = None
+
+    def perform(self):
+        with self.app.app_context():
+            return super().perform()
+
+
+class AppWorker(Worker):
+    def main_work_horse(self, job, queue):
+        # A forked child must not reuse the parent's database connections.
+        from app.extensions import db
+
+        with AppJob.app.app_context():
+            db.engine.dispose(close=False)
+        return super().main_work_horse(job, queue)
+
+
+def build_worker(region: Region, kinds: list[str], worker_class: type[Worker] = AppWorker) -> Worker:
+    """A worker bound to the current app that consumes only ``region``'s queues of the given kinds."""
+    AppJob.app = current_app._get_current_object()
+    return worker_class([region_queue(region, k) for k in kinds], connection=region_redis(region),
+                        job_class=AppJob, name=f"postroom-{region.name}-{os.getpid()}-{os.urandom(3).hex()}")
+
+
+def _region(name: str | None) -> Region:
+    try:
+        return get_region(name) if name else next(iter(all_regions().values()))
+    except RegionError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.command("worker")
+@click.option("--region", default=None, help="Consume only this region's queues (default: the first region).")
+@click.option("--queues", default=None, help="Comma-separated queue kinds, e.g. poll,ingest (default: all).")
+@click.option("--burst", is_flag=True, help="Drain the queues, then exit.")
+@with_appcontext
+def worker_command(region: str | None, queues: str | None, burst: bool) -> None:
+    """Run an RQ worker for one region."""
+    selected = _region(region)
+    kinds = [k.strip() for k in queues.split(",")] if queues else list(QUEUE_KINDS)
+    unknown = [k for k in kinds if k not in QUEUE_KINDS]
+    if unknown:
+        raise click.ClickException(f"unknown queue kind(s) {', '.join(unknown)}; known: {', '.join(QUEUE_KINDS)}")
+    worker = build_worker(selected, kinds)
+    worker.work(burst=burst, with_scheduler=True)
+
+
+@click.command("scheduler")
+@click.option("--region", default=None, help="Schedule this region's periodic jobs (default: the first region).")
+@with_appcontext
+def scheduler_command(region: str | None) -> None:
+    """Enqueue periodic jobs (polls, token rotation, retries, retention) on one region's queues."""
+    from worker.schedule import build_scheduler
+
+    build_scheduler(_region(region)).start()

@@ -1,0 +1,37 @@
+"""The periodic work, in one table. ``flask scheduler --region R`` enqueues each entry on R's queues."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rq.cron import CronScheduler
+
+from tenants.queues import region_redis
+from tenants.regions import Region
+
+
+@dataclass(frozen=True)
+class Periodic:
+    job_name: str
+    every_seconds: int
+    queue_kind: str = "default"
+    timeout: int = 300
+
+
+SCHEDULE: tuple[Periodic, ...] = (
+    Periodic("worker.jobs.housekeeping.expire_invitations_in_region", every_seconds=3600),
+)
+
+
+def _import(dotted: str):
+    module_name, _, attr = dotted.rpartition(".")
+    module = __import__(module_name, fromlist=[attr])
+    return getattr(module, attr)
+
+
+def build_scheduler(region: Region, schedule: tuple[Periodic, ...] = SCHEDULE) -> CronScheduler:
+    scheduler = CronScheduler(connection=region_redis(region), name=f"postroom-scheduler:{region.name}")
+    for entry in schedule:
+        scheduler.register(_import(entry.job_name), queue_name=region.queue_name(entry.queue_kind),
+                           args=(region.name,), interval=entry.every_seconds, job_timeout=entry.timeout)
+    return scheduler
