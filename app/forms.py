@@ -13,12 +13,12 @@ LOCALE_NAMES = {"en": "English", "de": "Deutsch", "fr": "Français", "es": "Espa
 
 def locale_choices(*, inherit: bool = False) -> list[tuple[str, str]]:
     choices = [(code, LOCALE_NAMES[code]) for code in LOCALES]
-    return [("", str(_l("Same as the tenant")))] + choices if inherit else choices
+    return [("", str(_l("Same as the tenant"))), *choices] if inherit else choices
 
 
 def timezone_choices(*, inherit: bool = False) -> list[tuple[str, str]]:
     choices = [(tz, tz) for tz in sorted(known_timezones())]
-    return [("", str(_l("Same as the tenant")))] + choices if inherit else choices
+    return [("", str(_l("Same as the tenant"))), *choices] if inherit else choices
 
 
 def show_field_errors(form: FlaskForm, error: FieldErrors) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from flask_babel import format_datetime
 from flask_login import current_user
 
@@ -21,6 +21,8 @@ def select_locale() -> str:
     tenant = get_current_tenant()
     if tenant is not None:
         return tenant.default_locale
+    if not has_request_context():  # CLI and jobs
+        return "en"
     return request.accept_languages.best_match(LOCALES) or "en"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import uuid
+from typing import IO
 
 from flask import Flask, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
@@ -39,15 +40,20 @@ def _current_tenant_slug() -> str | None:
     return tenant.slug if tenant is not None else None
 
 
-def configure_logging(app: Flask) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if app.config["LOG_FORMAT"] == "json":
+def make_handler(log_format: str, stream: IO[str] = sys.stderr) -> logging.Handler:
+    handler = logging.StreamHandler(stream)
+    if log_format == "json":
         handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s",
                                            rename_fields={"levelname": "level", "asctime": "time"}))
     else:
         handler.setFormatter(logging.Formatter(
             "%(asctime)s %(levelname)s %(name)s [req=%(request_id)s job=%(job_id)s tenant=%(tenant)s] %(message)s"))
     handler.addFilter(ContextFilter())
+    return handler
+
+
+def configure_logging(app: Flask) -> None:
+    handler = make_handler(app.config["LOG_FORMAT"])
     root = logging.getLogger()
     root.handlers = [h for h in root.handlers if not getattr(h, "_postroom", False)]
     handler._postroom = True  # type: ignore[attr-defined]

@@ -47,7 +47,11 @@ class Region:
 def _load_raw(spec: str | None) -> dict:
     if not spec:
         return {DEFAULT_REGION: {}}
-    text = Path(spec).read_text() if not spec.lstrip().startswith("{") else spec
+    inline = spec.lstrip().startswith(("{", "["))
+    try:
+        text = spec if inline else Path(spec).read_text()
+    except OSError as exc:
+        raise RegionError(f"POSTROOM_REGIONS names a file that cannot be read: {exc}") from None
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:

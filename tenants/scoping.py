@@ -25,7 +25,7 @@ class TenantScoped:
     """Mixin for tenant-owned models: ``tenant_id NOT NULL`` and tenant-first loaders."""
 
     @declared_attr
-    def tenant_id(cls) -> Mapped[int]:  # noqa: N805 (declared_attr receives the class)
+    def tenant_id(cls) -> Mapped[int]:
         return mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
 
     @classmethod

@@ -8,7 +8,7 @@ import marshmallow as ma
 from flask import Response, g, json
 from flask_babel import gettext as _
 
-from app.api import messages  # noqa: F401  (puts marshmallow's messages in the catalog)
+import app.api.messages  # noqa: F401  (puts marshmallow's messages in the catalog)
 
 PROBLEM_JSON = "application/problem+json"
 VALIDATION_TYPE = "urn:postroom:problem:validation-error"

@@ -18,7 +18,6 @@ from tenants.models import Membership, Role, Tenant
 from tenants.regions import all_regions
 
 
-
 @cache
 def _dummy_hash() -> str:
     # Checking a password against this when the e-mail is unknown keeps both answers equally slow.

@@ -1,0 +1,114 @@
+"""Every portal route, visited by a member of another tenant, is a 404; every role-guarded route refuses weaker roles.
+
+The route list comes from the app itself, so a new route without a cross-tenant check cannot slip through.
+"""
+
+import re
+
+import pytest
+
+from tenants.models import Role
+
+SAMPLE_IDS = {"membership_id": 1, "invitation_id": 1, "token_id": 1}
+
+
+def tenant_routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/t/<tenant_slug>"):
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield rule, method
+
+
+def _path(rule, slug: str) -> str:
+    return re.sub(r"<(?:int:)?(\w+)>", lambda m: slug if m.group(1) == "tenant_slug" else str(
+        SAMPLE_IDS[m.group(1)]), rule.rule)
+
+
+def test_every_tenant_route_is_404_for_another_tenants_member(app, client, create_tenant, login):
+    create_tenant("victim")
+    attacker = create_tenant("attacker")
+    login(attacker.owner)
+    routes = list(tenant_routes(app))
+    assert len(routes) >= 10
+    for rule, method in routes:
+        response = client.open(_path(rule, "victim"), method=method, data={})
+        assert response.status_code == 404, f"{method} {rule.rule} answered {response.status_code}"
+        # ... and the same route works for one's own tenant (it is not a 404 for everyone).
+        own = client.open(_path(rule, "attacker"), method=method, data={})
+        assert own.status_code != 500, f"{method} {rule.rule} failed for its own tenant"
+
+
+def test_routes_for_a_missing_tenant_are_404(app, client, create_tenant, login):
+    login(create_tenant("real").owner)
+    for rule, method in tenant_routes(app):
+        assert client.open(_path(rule, "missing"), method=method, data={}).status_code == 404
+
+
+def test_ids_of_another_tenants_objects_are_404(client, db, create_tenant, add_member, login):
+    from sqlalchemy import select
+
+    from app.members.services import invite
+    from app.tokens.services import create_token
+    from tenants.models import Membership
+
+    victim = create_tenant("victim")
+    member = add_member(victim, Role.AGENT)
+    victim_membership = db.session.scalar(select(Membership).where(Membership.user_id == member.id))
+    invitation, _link = invite(victim, email="x@victim.test", role="agent", inviter_role=Role.OWNER,
+                               invited_by_id=None)
+    token, _plaintext = create_token(victim, name="victim token")
+    attacker = create_tenant("attacker")
+    login(attacker.owner)
+    for path in (f"/t/attacker/members/{victim_membership.id}/role",
+                 f"/t/attacker/members/{victim_membership.id}/remove",
+                 f"/t/attacker/members/invitations/{invitation.id}/revoke",
+                 f"/t/attacker/settings/tokens/{token.id}/revoke"):
+        assert client.post(path, data={"role": "admin"}).status_code == 404, path
+    db.session.refresh(victim_membership)
+    db.session.refresh(token)
+    assert victim_membership.role is Role.AGENT and token.revoked_at is None
+
+
+def _guarded(app):
+    for rule, method in tenant_routes(app):
+        required = getattr(app.view_functions[rule.endpoint], "required_role", None)
+        if required is not None:
+            yield rule, method, required
+
+
+@pytest.mark.parametrize("role", [Role.AGENT, Role.ADMIN])
+def test_role_guarded_routes_refuse_weaker_roles(app, client, create_tenant, add_member, login, role):
+    tenant = create_tenant("acme")
+    login(add_member(tenant, role))
+    guarded = list(_guarded(app))
+    assert guarded
+    for rule, method, required in guarded:
+        response = client.open(_path(rule, "acme"), method=method, data={})
+        if not role.at_least(required):
+            assert response.status_code == 403, f"{role} {method} {rule.rule}"
+        else:
+            assert response.status_code != 403, f"{role} {method} {rule.rule}"
+
+
+API_ROUTES = [("GET", "/api/v1/invitations"), ("GET", "/api/v1/members"), ("GET", "/api/v1/tokens"),
+              ("GET", "/api/v1/tenant")]
+
+
+def test_api_token_sees_only_its_tenant(client, db, create_tenant, add_member, api_token):
+    from app.members.services import invite
+    from app.tokens.services import create_token
+
+    victim = create_tenant("victim")
+    add_member(victim, name="Victim Member")
+    invitation, _link = invite(victim, email="x@victim.test", role="agent", inviter_role=Role.OWNER,
+                               invited_by_id=None)
+    victim_token, _plaintext = create_token(victim, name="victim token")
+    attacker = create_tenant("attacker")
+    headers = api_token(attacker)
+    for method, path in API_ROUTES:
+        body = client.open(path, method=method, headers=headers).get_data(as_text=True)
+        assert "victim" not in body.lower(), path
+    assert client.delete(f"/api/v1/invitations/{invitation.id}", headers=headers).status_code == 404
+    assert client.delete(f"/api/v1/tokens/{victim_token.id}", headers=headers).status_code == 404
+    db.session.refresh(invitation)
+    assert invitation.revoked_at is None
