@@ -40,6 +40,18 @@ def create_tenant(slug: str, name: str, region: str | None, locale: str, timezon
     click.echo(f"created tenant {tenant.slug} in region {tenant.region} with owner {user.email}")
 
 
+@tenants_cli.command("list")
+def list_tenants() -> None:
+    """List tenants: slug, region and name, tab-separated."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from tenants.models import Tenant
+
+    for tenant in db.session.scalars(select(Tenant).order_by(Tenant.slug)):
+        click.echo(f"{tenant.slug}\t{tenant.region}\t{tenant.name}")
+
+
 @tokens_cli.command("create")
 @click.argument("slug")
 @click.option("--name", default="cli", show_default=True, help="What the token is for.")

@@ -67,3 +67,10 @@ def test_worker_burst_drains_its_region(app, db, create_tenant):
                                                            "--burst"])
     assert result.exit_code == 0, result.output
     assert Queue("eu:default", connection=region_redis(get_region("eu"))).count == 0
+
+
+def test_tenants_list_is_tab_separated(app, db, create_tenant):
+    create_tenant("zeta", region="eu")
+    create_tenant("alpha")
+    result = app.test_cli_runner().invoke(args=["tenants", "list"])
+    assert result.output.splitlines() == ["alpha\tdefault\tAlpha", "zeta\teu\tZeta"]
