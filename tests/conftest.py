@@ -14,7 +14,7 @@ from flask_migrate import upgrade
 from flask_sqlalchemy.session import Session
 
 from tests.fixtures.clients import PortalClient
-from tests.fixtures.database import database_url, on_ci
+from tests.fixtures.database import database_url, drop_pg_database, on_ci
 
 pytest_plugins = ["tests.fixtures.oauth", "tests.fixtures.mailstack", "tests.fixtures.browser"]
 
@@ -30,7 +30,7 @@ def pytest_report_header(config) -> list[str]:
     return [f"postroom database: {_DB_NOTE}", f"postroom redis: {TEST_REDIS_URL}"]
 
 
-def test_config(**overrides) -> dict:
+def make_test_config(**overrides) -> dict:
     return {
         "POSTROOM_ENV": "testing",
         "TESTING": True,
@@ -66,11 +66,16 @@ def redis_url() -> str:
 def app(redis_url):
     from app import create_app
 
-    app = create_app(test_config())
+    app = create_app(make_test_config())
     app.test_client_class = PortalClient
     with app.app_context():
         upgrade()  # the schema comes from the migrations, as in production
-    return app
+    yield app
+    with app.app_context():
+        from app.extensions import db as _db
+
+        _db.engine.dispose()
+    drop_pg_database(_DB_URL)
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_htmx import make_response
 from flask_login import current_user, login_user
 
 from app.errors import FieldErrors
@@ -21,18 +22,20 @@ def _page(invite_form: InviteForm | None = None, invite_link: str | None = None,
     tenant, actor = g.tenant, g.membership
     invite_form = invite_form or InviteForm()
     invite_form.role.choices = role_choices(actor.role)
-    return render_template(
+    html = render_template(
         "members/index.html", members=services.members(tenant), invitations=services.pending_invitations(tenant),
         invite_form=invite_form, invite_link=invite_link, role_choices=role_choices(actor.role),
         confirm=ConfirmForm(), can_manage=actor.role.at_least(Role.ADMIN),
-    ), status
+    )
+    # A POST answered with the page: the address bar shows the page, so reloading it is a GET, not a 405.
+    return make_response(html, status, replace_url=url_for("members.index"))
 
 
 def _members_partial_or_redirect():
     if htmx and not htmx.boosted and htmx.target == "members":
         return render_template("members/_members.html", members=services.members(g.tenant),
                                role_choices=role_choices(g.membership.role), confirm=ConfirmForm(),
-                               can_manage=True)
+                               can_manage=True, oob_flashes=True)
     return redirect(url_for("members.index"))
 
 

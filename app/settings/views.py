@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from flask import flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import refresh
+from flask_htmx import make_response
 from flask_login import current_user
 
 from app.auth.services import update_preferences
@@ -23,8 +25,9 @@ def _page(tenant_form: TenantForm | None = None, prefs_form: PreferencesForm | N
     tenant_form = tenant_form or TenantForm(obj=tenant)
     prefs_form = prefs_form or PreferencesForm(data={"locale": current_user.locale or "",
                                                      "timezone": current_user.timezone or ""})
-    return render_template("settings/index.html", tenant_form=tenant_form, prefs_form=prefs_form,
-                           can_edit_tenant=g.membership.role.at_least(Role.ADMIN)), status
+    html = render_template("settings/index.html", tenant_form=tenant_form, prefs_form=prefs_form,
+                           can_edit_tenant=g.membership.role.at_least(Role.ADMIN))
+    return make_response(html, status, replace_url=url_for("settings.index"))
 
 
 @bp.route("/")
@@ -57,14 +60,16 @@ def update_my_preferences():
         except FieldErrors as error:
             show_field_errors(form, error)
         else:
+            refresh()  # the confirmation speaks the newly chosen language
             flash(_("Your preferences were saved."), "success")
             return redirect(url_for("settings.index"))
     return _page(prefs_form=form, status=422)
 
 
 def _tokens_page(form: TokenForm | None = None, new_token: str | None = None, status: int = 200):
-    return render_template("settings/tokens.html", tokens=tokens.tokens(g.tenant), form=form or TokenForm(),
-                           new_token=new_token, confirm=ConfirmForm()), status
+    html = render_template("settings/tokens.html", tokens=tokens.tokens(g.tenant), form=form or TokenForm(),
+                           new_token=new_token, confirm=ConfirmForm())
+    return make_response(html, status, replace_url=url_for("settings.list_tokens"))
 
 
 @bp.route("/tokens")

@@ -120,6 +120,8 @@ def test_owner_changes_role_through_htmx_partial(client, db, create_tenant, add_
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert html.lstrip().startswith('<section class="card" id="members">') and "<html" not in html
+    # the confirmation travels with the partial, out of band, instead of surfacing on some later page
+    assert 'id="flashes"' in html and 'hx-swap-oob="true"' in html and "is now Admin" in html
     db.session.refresh(membership)
     assert membership.role is Role.ADMIN
 
