@@ -12,6 +12,7 @@ from app.errors import FieldErrors
 
 tenants_cli = AppGroup("tenants", help="Manage tenants.")
 tokens_cli = AppGroup("tokens", help="Manage API tokens.")
+keys_cli = AppGroup("keys", help="Manage the encryption keys of stored secrets.")
 
 
 def _fail(error: FieldErrors) -> click.ClickException:
@@ -71,6 +72,19 @@ def create_api_token(slug: str, name: str) -> None:
     click.echo(plaintext)
 
 
+@keys_cli.command("rotate")
+def rotate_keys() -> None:
+    """Re-encrypt every stored secret under the newest key (the first of POSTROOM_ENCRYPTION_KEYS)."""
+    from app.crypto import SecretUnreadable, rotate_all
+
+    try:
+        count = rotate_all()
+    except SecretUnreadable as error:
+        raise click.ClickException(f"{error}; keep the old key in POSTROOM_ENCRYPTION_KEYS until rotation ran") from None
+    click.echo(f"re-encrypted {count} secret(s) under the newest key")
+
+
 def init_cli(app: Flask) -> None:
     app.cli.add_command(tenants_cli)
     app.cli.add_command(tokens_cli)
+    app.cli.add_command(keys_cli)

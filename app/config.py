@@ -105,5 +105,6 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "LOG_LEVEL": _str(env, "LOG_LEVEL", "INFO"),
         "LOG_FORMAT": _str(env, "LOG_FORMAT", "json" if production else "text"),
+        "CONNECT_TIMEOUT": float(_int(env, "CONNECT_TIMEOUT", 15)),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_REQUEST_BYTES", 2 * 1024 * 1024),
     }

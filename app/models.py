@@ -1,8 +1,13 @@
 """Imports every model so metadata (migrations, mappers) sees all tables."""
 
+from app.audit.models import AuditEvent
 from app.auth.models import User
+from app.connections.models import ConnectionLog, ConnectionTest
+from app.mailboxes.models import Mailbox, MailboxAlias
 from app.members.models import Invitation
+from app.queues.models import Queue
 from app.tokens.models import ApiToken
 from tenants.models import Membership, Tenant
 
-__all__ = ["ApiToken", "Invitation", "Membership", "Tenant", "User"]
+__all__ = ["ApiToken", "AuditEvent", "ConnectionLog", "ConnectionTest", "Invitation", "Mailbox", "MailboxAlias",
+           "Membership", "Queue", "Tenant", "User"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -40,6 +40,11 @@ class Tenant(db.Model):
     region: Mapped[str] = mapped_column(String(40), default="default")
     default_locale: Mapped[str] = mapped_column(String(10), default="en")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    allow_plaintext: Mapped[bool] = mapped_column(default=False)
+    # Empty lists mean "any": sender domains that may open tickets, domains mailboxes may be configured for.
+    allowed_sender_domains: Mapped[list] = mapped_column(JSON, default=list)
+    allowed_mailbox_domains: Mapped[list] = mapped_column(JSON, default=list)
+    failure_threshold: Mapped[int] = mapped_column(default=3)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="tenant", cascade="all, delete-orphan")

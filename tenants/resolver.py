@@ -54,11 +54,22 @@ def _push_slug(_endpoint: str, values: dict[str, Any]) -> None:
         values["tenant_slug"] = g.tenant.slug
 
 
-def tenant_blueprint(name: str, import_name: str, url_prefix: str = "") -> Blueprint:
-    """A blueprint whose routes live under ``/t/<tenant_slug>`` and run with ``g.tenant`` and ``g.membership``."""
+def tenant_blueprint(name: str, import_name: str, url_prefix: str = "", role: Role = Role.AGENT) -> Blueprint:
+    """A blueprint whose routes live under ``/t/<tenant_slug>`` and run with ``g.tenant`` and ``g.membership``.
+
+    ``role`` is the weakest role allowed on every route of the blueprint (views may demand more).
+    """
     bp = Blueprint(name, import_name, url_prefix=f"/t/<tenant_slug>{url_prefix}")
     bp.url_value_preprocessor(_pull_tenant)
     bp.before_request(_require_login)
+    if role != Role.AGENT:
+
+        def _check_role() -> None:
+            if g.get("membership") is not None and not g.membership.role.at_least(role):
+                abort(403)
+
+        bp.before_request(_check_role)
+    bp.required_role = role  # type: ignore[attr-defined]  # read by the route-matrix tests
     bp.url_defaults(_push_slug)
     return bp
 

@@ -19,6 +19,10 @@ class TenantSchema(Strict):
     region = ma.fields.String(dump_only=True)
     default_locale = ma.fields.String()
     timezone = ma.fields.String()
+    allow_plaintext = ma.fields.Boolean()
+    allowed_sender_domains = ma.fields.List(ma.fields.String())
+    allowed_mailbox_domains = ma.fields.List(ma.fields.String())
+    failure_threshold = ma.fields.Integer()
     created_at = ma.fields.AwareDateTime(dump_only=True)
 
 
@@ -26,6 +30,10 @@ class TenantUpdateSchema(Strict):
     name = ma.fields.String()
     default_locale = ma.fields.String()
     timezone = ma.fields.String()
+    allow_plaintext = ma.fields.Boolean()
+    allowed_sender_domains = ma.fields.List(ma.fields.String())
+    allowed_mailbox_domains = ma.fields.List(ma.fields.String())
+    failure_threshold = ma.fields.Integer()
 
 
 class SignupSchema(Strict):

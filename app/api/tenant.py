@@ -22,7 +22,7 @@ def get_tenant():
 @blp.response(200, TenantSchema)
 def patch_tenant(changes: dict):
     tenant = g.tenant
-    update_tenant(tenant, name=changes.get("name", tenant.name),
-                  default_locale=changes.get("default_locale", tenant.default_locale),
-                  timezone=changes.get("timezone", tenant.timezone))
+    update_tenant(tenant, name=changes.pop("name", tenant.name),
+                  default_locale=changes.pop("default_locale", tenant.default_locale),
+                  timezone=changes.pop("timezone", tenant.timezone), **changes)
     return tenant

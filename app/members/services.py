@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
+from app.audit.services import record
 from app.auth import validation as v
 from app.auth.models import User
 from app.auth.services import user_by_email
@@ -59,12 +60,18 @@ def invite(tenant: Tenant, *, email: str, role: Role | str, inviter_role: Role,
     invitation = Invitation(tenant_id=tenant.id, email=normalized, role=Role(role_value),
                             invited_by_id=invited_by_id, expires_at=utcnow() + timedelta(seconds=max_age))
     db.session.add(invitation)
+    db.session.flush()
+    record(tenant, "member.invited", object_type="invitation", object_id=invitation.id, label=invitation.email,
+           changes={"role": [None, invitation.role.value]})
     db.session.commit()
     return invitation, _serializer().dumps({"i": invitation.id, "t": tenant.id})
 
 
 def revoke_invitation(invitation: Invitation) -> None:
-    invitation.revoked_at = invitation.revoked_at or utcnow()
+    if invitation.revoked_at is None:
+        invitation.revoked_at = utcnow()
+        record(invitation.tenant, "member.invitation_withdrawn", object_type="invitation", object_id=invitation.id,
+               label=invitation.email)
     db.session.commit()
 
 
@@ -99,6 +106,8 @@ def accept_invitation(invitation: Invitation, *, user: User | None = None, name:
                                   email=invitation.email))
     db.session.add(Membership(tenant_id=invitation.tenant_id, user=user, role=invitation.role))
     invitation.accepted_at = utcnow()
+    record(invitation.tenant, "member.joined", object_type="user", label=user.email,
+           changes={"role": [None, invitation.role.value]})
     db.session.commit()
     return user
 
@@ -121,12 +130,16 @@ def change_role(actor: Membership, target: Membership, role: Role | str) -> None
             else _("You cannot grant this role."))
     if target.role != Role(role_value):
         _check_may_manage(actor, target)
+        record(target.tenant, "member.role_changed", object_type="user", object_id=target.user_id,
+               label=target.user.email, changes={"role": [target.role.value, role_value]})
     target.role = Role(role_value)
     db.session.commit()
 
 
 def remove_member(actor: Membership, target: Membership) -> None:
     _check_may_manage(actor, target)
+    record(target.tenant, "member.removed", object_type="user", object_id=target.user_id, label=target.user.email,
+           changes={"role": [target.role.value, None]})
     db.session.delete(target)
     db.session.commit()
 

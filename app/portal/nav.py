@@ -28,6 +28,7 @@ class Section:
 SECTIONS = (
     Section(_l("Inbox"), "inbox.index"),
     Section(_l("Mailboxes"), "mailboxes.index", Role.ADMIN),
+    Section(_l("Queues"), "queues.index", Role.ADMIN),
     Section(_l("Templates"), "templates.index", Role.ADMIN),
     Section(_l("Webhooks"), "webhooks.index", Role.ADMIN),
     Section(_l("Health"), "health.index"),
@@ -42,6 +43,12 @@ def sections_for(role: Role | None) -> list[Section]:
 
 
 def nav_context() -> dict:
+    """Sections for the member's role, and, for admins, the mailboxes that need attention (the banner)."""
+    from flask import g
+
+    from app.connections.services import failing_mailboxes
     from tenants.resolver import current_role
 
-    return {"nav_sections": sections_for(current_role())}
+    role = current_role()
+    failing = failing_mailboxes(g.tenant) if role is not None and role.at_least(Role.ADMIN) else []
+    return {"nav_sections": sections_for(role), "failing_mailboxes": failing}

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
-from wtforms.validators import InputRequired
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Optional
 
 from app.forms import locale_choices, timezone_choices
 
@@ -14,6 +14,14 @@ class TenantForm(FlaskForm):
     name = StringField(_l("Organization name"), validators=[_REQUIRED])
     default_locale = SelectField(_l("Default language"), validate_choice=False)
     timezone = SelectField(_l("Default time zone"), validate_choice=False)
+    allowed_sender_domains = TextAreaField(
+        _l("Sender domains that may open tickets"),
+        description=_l("One per line or comma-separated, e.g. example.com. Empty: anyone may write in."))
+    allowed_mailbox_domains = TextAreaField(
+        _l("Domains mailboxes may be connected for"), description=_l("Empty: any domain."))
+    allow_plaintext = BooleanField(_l("Allow unencrypted mail connections (not recommended)"))
+    failure_threshold = IntegerField(_l("Mark a mailbox as failing after this many failures in a row"),
+                                     validators=[Optional()])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

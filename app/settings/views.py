@@ -20,9 +20,16 @@ from tenants.resolver import require_role, tenant_blueprint
 bp = tenant_blueprint("settings", __name__, "/settings")
 
 
+def _tenant_form(tenant) -> TenantForm:
+    form = TenantForm(obj=tenant)
+    form.allowed_sender_domains.data = "\n".join(tenant.allowed_sender_domains or [])
+    form.allowed_mailbox_domains.data = "\n".join(tenant.allowed_mailbox_domains or [])
+    return form
+
+
 def _page(tenant_form: TenantForm | None = None, prefs_form: PreferencesForm | None = None, status: int = 200):
     tenant = g.tenant
-    tenant_form = tenant_form or TenantForm(obj=tenant)
+    tenant_form = tenant_form or _tenant_form(tenant)
     prefs_form = prefs_form or PreferencesForm(data={"locale": current_user.locale or "",
                                                      "timezone": current_user.timezone or ""})
     html = render_template("settings/index.html", tenant_form=tenant_form, prefs_form=prefs_form,
@@ -41,8 +48,11 @@ def update_tenant():
     form = TenantForm()
     if form.validate_on_submit():
         try:
-            services.update_tenant(g.tenant, name=form.name.data, default_locale=form.default_locale.data,
-                                   timezone=form.timezone.data)
+            services.update_tenant(
+                g.tenant, name=form.name.data, default_locale=form.default_locale.data, timezone=form.timezone.data,
+                allowed_sender_domains=form.allowed_sender_domains.data or "",
+                allowed_mailbox_domains=form.allowed_mailbox_domains.data or "",
+                allow_plaintext=form.allow_plaintext.data, failure_threshold=form.failure_threshold.data)
         except FieldErrors as error:
             show_field_errors(form, error)
         else:

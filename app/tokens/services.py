@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from app.audit.services import record
 from app.auth import validation as v
 from app.errors import collect
 from app.extensions import db
@@ -30,6 +31,8 @@ def create_token(tenant: Tenant, *, name: str, created_by_id: int | None = None)
     token = ApiToken(tenant_id=tenant.id, name=name.strip(), prefix=plaintext[:10], token_hash=_digest(plaintext),
                      created_by_id=created_by_id)
     db.session.add(token)
+    db.session.flush()
+    record(tenant, "api_token.created", object_type="api_token", object_id=token.id, label=token.name)
     db.session.commit()
     return token, plaintext
 
@@ -40,7 +43,9 @@ def tokens(tenant: Tenant) -> list[ApiToken]:
 
 
 def revoke_token(token: ApiToken) -> None:
-    token.revoked_at = token.revoked_at or utcnow()
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        record(token.tenant, "api_token.revoked", object_type="api_token", object_id=token.id, label=token.name)
     db.session.commit()
 
 

@@ -1,0 +1,147 @@
+"""Connection tests and the communication log: every attempt recorded, health derived from the log."""
+
+from __future__ import annotations
+
+import statistics
+import uuid
+from dataclasses import asdict
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.audit.services import record
+from app.connections.models import ConnectionKind, ConnectionLog, ConnectionTest
+from app.extensions import db
+from app.mail.probe import Endpoint, StepResult, probe
+from app.mailboxes.models import Mailbox, MailboxStatus, OutboundMode
+from tenants.models import Tenant, utcnow
+from tenants.queues import enqueue
+from tenants.regions import get_region
+
+TEST_JOB = "worker.jobs.connection_test.run_connection_test"
+
+
+def start_test(mailbox: Mailbox) -> ConnectionTest:
+    """Record a queued test and enqueue its job on the tenant's region; the job fills in the steps."""
+    tenant = db.session.get(Tenant, mailbox.tenant_id)
+    test = ConnectionTest(tenant_id=tenant.id, mailbox_id=mailbox.id, job_id=uuid.uuid4().hex, status="queued")
+    db.session.add(test)
+    db.session.commit()
+    enqueue(tenant, TEST_JOB, test.id, kind="poll", job_id=test.job_id, job_timeout=300)
+    return test
+
+
+def endpoints(mailbox: Mailbox) -> list[tuple[str, Endpoint]]:
+    """What a connection test checks: the inbound server, then the outbound one (own server or region relay)."""
+    timeout = current_app.config["CONNECT_TIMEOUT"]
+    allow_private = current_app.config["ALLOW_PRIVATE_HOSTS"]
+    common = {"timeout": timeout, "allow_private": allow_private, "ca_pem": mailbox.ca_pem or None}
+    found = [("inbound", Endpoint(
+        protocol=mailbox.inbound_protocol.value, host=mailbox.inbound_host, port=mailbox.inbound_port,
+        security=mailbox.inbound_security.value, username=mailbox.inbound_username,
+        password=mailbox.inbound_password, folder=(mailbox.folders or ["INBOX"])[0], **common))]
+    if mailbox.outbound_mode == OutboundMode.OWN and mailbox.outbound_host:
+        found.append(("outbound", Endpoint(
+            protocol="smtp", host=mailbox.outbound_host, port=mailbox.outbound_port or 587,
+            security=(mailbox.outbound_security.value if mailbox.outbound_security else "starttls"),
+            username=mailbox.outbound_username or "", password=mailbox.outbound_password, **common)))
+    elif mailbox.outbound_mode == OutboundMode.RELAY:
+        tenant = db.session.get(Tenant, mailbox.tenant_id)
+        relay = get_region(tenant.region).smtp_relay
+        found.append(("outbound", Endpoint(protocol="smtp", host=relay["host"], port=int(relay.get("port", 587)),
+                                           security=relay.get("security", "starttls"), **common)))
+    return found
+
+
+def _step_json(direction: str, result: StepResult) -> dict:
+    return {"direction": direction, **asdict(result)}
+
+
+def run_test(test: ConnectionTest, job_id: str | None = None) -> ConnectionTest:
+    """Probe each endpoint, writing every step as it finishes; log each attempt; update the mailbox's health."""
+    mailbox = db.session.get(Mailbox, test.mailbox_id)
+    test.status, test.steps = "running", []
+    db.session.commit()
+    passed = True
+    for direction, endpoint in endpoints(mailbox):
+        def on_step(result: StepResult, direction: str = direction) -> None:
+            test.steps = [*test.steps, _step_json(direction, result)]  # a new list: JSON columns track assignment
+            db.session.commit()
+
+        results = probe(endpoint, on_step=on_step)
+        record_attempt(mailbox, ConnectionKind.TEST, direction, results, job_id=job_id or test.job_id)
+        passed = passed and all(r.ok for r in results)  # the outbound side is tested even if inbound failed
+    test.status, test.finished_at = ("passed" if passed else "failed"), utcnow()
+    db.session.commit()
+    return test
+
+
+def record_attempt(mailbox: Mailbox, kind: ConnectionKind, direction: str, results: list[StepResult], *,
+                   job_id: str | None = None) -> ConnectionLog:
+    """Write one attempt to the communication log and move the mailbox's failure streak (and status)."""
+    failed = next((r for r in results if not r.ok), None)
+    entry = ConnectionLog(
+        tenant_id=mailbox.tenant_id, mailbox_id=mailbox.id, kind=kind, direction=direction,
+        duration_ms=round(sum(r.latency_ms for r in results), 1), ok=failed is None,
+        category=failed.category if failed else None, step=failed.step if failed else None,
+        server_response=(failed.server_response or "")[:2000] if failed else None, job_id=job_id)
+    db.session.add(entry)
+    _update_streak(mailbox, failed)
+    db.session.commit()
+    return entry
+
+
+def _update_streak(mailbox: Mailbox, failed: StepResult | None) -> None:
+    tenant = db.session.get(Tenant, mailbox.tenant_id)
+    if failed is None:
+        if mailbox.status == MailboxStatus.FAILING:
+            record(tenant, "mailbox.recovered", object_type="mailbox", object_id=mailbox.id, label=mailbox.address,
+                   changes={"status": ["failing", "active"]})
+            mailbox.status = MailboxStatus.ACTIVE
+        mailbox.failure_streak, mailbox.last_failure_category = 0, None
+        return
+    mailbox.failure_streak += 1
+    mailbox.last_failure_category = failed.category
+    if mailbox.status == MailboxStatus.ACTIVE and mailbox.failure_streak >= tenant.failure_threshold:
+        mailbox.status = MailboxStatus.FAILING
+        record(tenant, "mailbox.failing", object_type="mailbox", object_id=mailbox.id, label=mailbox.address,
+               changes={"status": ["active", "failing"], "category": [None, failed.category]})
+
+
+def recent_log(mailbox: Mailbox, limit: int = 20) -> list[ConnectionLog]:
+    query = ConnectionLog.all(db.session.get(Tenant, mailbox.tenant_id)).where(ConnectionLog.mailbox_id == mailbox.id)
+    return list(db.session.scalars(query.order_by(ConnectionLog.started_at.desc(), ConnectionLog.id.desc())
+                                   .limit(limit)))
+
+
+def health(mailbox: Mailbox) -> dict:
+    """Status, last sync, success rate and median latency over 24 h, failure streak and category."""
+    since = utcnow() - timedelta(hours=24)
+    rows = db.session.execute(
+        select(ConnectionLog.ok, ConnectionLog.duration_ms, ConnectionLog.kind, ConnectionLog.started_at)
+        .where(ConnectionLog.tenant_id == mailbox.tenant_id, ConnectionLog.mailbox_id == mailbox.id,
+               ConnectionLog.started_at >= since)).all()
+    last_sync = db.session.scalar(
+        select(ConnectionLog.started_at).where(ConnectionLog.tenant_id == mailbox.tenant_id,
+                                               ConnectionLog.mailbox_id == mailbox.id, ConnectionLog.ok.is_(True),
+                                               ConnectionLog.kind == ConnectionKind.SYNC)
+        .order_by(ConnectionLog.started_at.desc()).limit(1))
+    return {
+        "status": mailbox.status.value,
+        "last_sync_at": last_sync,
+        "attempts_24h": len(rows),
+        "success_rate_24h": round(sum(r.ok for r in rows) / len(rows), 4) if rows else None,
+        "median_latency_ms": round(statistics.median(r.duration_ms for r in rows), 1) if rows else None,
+        "failure_streak": mailbox.failure_streak,
+        "failure_category": mailbox.last_failure_category,
+    }
+
+
+def test_by_job_id(tenant: Tenant, job_id: str) -> ConnectionTest | None:
+    return db.session.scalar(ConnectionTest.all(tenant).where(ConnectionTest.job_id == job_id))
+
+
+def failing_mailboxes(tenant: Tenant) -> list[Mailbox]:
+    query = Mailbox.all(tenant).where(Mailbox.status.in_([MailboxStatus.FAILING, MailboxStatus.REAUTH_REQUIRED]))
+    return list(db.session.scalars(query.order_by(Mailbox.name)))

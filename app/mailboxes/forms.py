@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import Optional
+
+_OPTIONAL = Optional()
+
+
+class MailboxForm(FlaskForm):
+    """Field names match the service's; rules live in ``app.mailboxes.validation`` (shared with the API)."""
+
+    name = StringField(_l("Display name"))
+    address = EmailField(_l("E-mail address"))
+    aliases = TextAreaField(_l("Other addresses (one per line)"),
+                            description=_l("Aliases delivered to this mailbox; they go to its default queue."))
+    default_queue_id = SelectField(_l("Default queue"), coerce=lambda v: int(v) if v else None, validate_choice=False)
+
+    inbound_protocol = SelectField(_l("Protocol"), choices=[("imap", "IMAP"), ("pop3", "POP3")],
+                                   validate_choice=False)
+    inbound_host = StringField(_l("Server"), description=_l("For example imap.example.com"))
+    inbound_port = IntegerField(_l("Port"), validators=[_OPTIONAL], default=993)
+    inbound_security = SelectField(_l("Security"), validate_choice=False)
+    inbound_username = StringField(_l("User name"))
+    inbound_password = PasswordField(_l("Password"), description=_l("Leave empty to keep the stored password."))
+    folders = StringField(_l("Folders"), default="INBOX", description=_l("Comma-separated, e.g. INBOX, Support"))
+    after_fetch = SelectField(_l("After fetching"), validate_choice=False, choices=[
+        ("keep", _l("Keep on the server (tracked by UID)")), ("mark_seen", _l("Mark as read")),
+        ("move", _l("Move to a folder")), ("delete", _l("Delete from the server"))])
+    move_to_folder = StringField(_l("Move to folder"))
+    sync_mode = SelectField(_l("Sync"), validate_choice=False, choices=[
+        ("poll", _l("Poll at an interval")), ("idle", _l("Push (IMAP IDLE)"))])
+    poll_interval = IntegerField(_l("Poll interval (seconds)"), validators=[_OPTIONAL], default=60)
+    ca_pem = TextAreaField(_l("Private CA certificate (optional, PEM)"))
+
+    outbound_mode = SelectField(_l("Sending"), validate_choice=False, choices=[
+        ("own", _l("Our own SMTP server")), ("relay", _l("The region's relay")), ("none", _l("Do not send"))])
+    outbound_host = StringField(_l("SMTP server"))
+    outbound_port = IntegerField(_l("SMTP port"), validators=[_OPTIONAL], default=587)
+    outbound_security = SelectField(_l("SMTP security"), validate_choice=False)
+    outbound_username = StringField(_l("SMTP user name"))
+    outbound_password = PasswordField(_l("SMTP password"), description=_l("Leave empty to keep the stored password."))
+    from_name = StringField(_l("Sender name"))
+    reply_to = EmailField(_l("Reply-To address (optional)"))
+
+    def __init__(self, *args, queues=(), allow_plaintext: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.default_queue_id.choices = [("", str(_l("No queue")))] + [(q.id, q.name) for q in queues]
+        security = [("tls", "TLS"), ("starttls", "STARTTLS")]
+        if allow_plaintext:
+            security.append(("none", str(_l("None (unencrypted: passwords cross the network readable)"))))
+        self.inbound_security.choices = security
+        self.outbound_security.choices = security
+
+    def settings(self) -> dict:
+        """The submitted settings in the service's shape."""
+        data = {name: getattr(self, name).data for name in (
+            "name", "address", "default_queue_id", "inbound_protocol", "inbound_host", "inbound_port",
+            "inbound_security", "inbound_username", "inbound_password", "after_fetch", "move_to_folder",
+            "sync_mode", "poll_interval", "ca_pem", "outbound_mode", "outbound_host", "outbound_port",
+            "outbound_security", "outbound_username", "outbound_password", "from_name", "reply_to")}
+        data["folders"] = [f.strip() for f in (self.folders.data or "").split(",") if f.strip()]
+        return data
+
+    def alias_list(self) -> list[str]:
+        return [line.strip() for line in (self.aliases.data or "").splitlines() if line.strip()]
+
+
+class AliasForm(FlaskForm):
+    address = EmailField(_l("Address"))
+    queue_id = SelectField(_l("Queue"), coerce=lambda v: int(v) if v else None, validate_choice=False)
+
+
+class QueueForm(FlaskForm):
+    name = StringField(_l("Name"))
+    description = StringField(_l("Description"))

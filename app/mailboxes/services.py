@@ -1,0 +1,216 @@
+"""Mailboxes: create, change, pause, resume, delete; their addresses and queues. Every change is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from app.audit.services import diff, record
+from app.auth import validation as v
+from app.errors import FieldErrors
+from app.extensions import db
+from app.mailboxes import validation as check
+from app.mailboxes.models import Mailbox, MailboxAlias, MailboxStatus, OutboundMode, Protocol, SyncMode
+from app.queues.models import Queue
+from tenants.models import Tenant
+
+SECRET_FIELDS = frozenset({"inbound_password", "outbound_password"})
+SETTINGS = ("name", "address", "default_queue_id", "inbound_protocol", "inbound_host", "inbound_port",
+            "inbound_security", "inbound_username", "inbound_password", "folders", "after_fetch", "move_to_folder",
+            "sync_mode", "poll_interval", "ca_pem", "outbound_mode", "outbound_host", "outbound_port",
+            "outbound_security", "outbound_username", "outbound_password", "from_name", "reply_to")
+DEFAULTS = {"inbound_protocol": "imap", "inbound_security": "tls", "folders": ["INBOX"], "after_fetch": "keep",
+            "sync_mode": "poll", "poll_interval": 60, "outbound_mode": "own", "outbound_security": "starttls"}
+
+
+def mailboxes(tenant: Tenant) -> list[Mailbox]:
+    return list(db.session.scalars(Mailbox.all(tenant).order_by(Mailbox.name)))
+
+
+def _current(mailbox: Mailbox) -> dict[str, Any]:
+    return {name: getattr(mailbox, name) for name in SETTINGS}
+
+
+def _address_in_use(tenant: Tenant, address: str, mailbox_id: int | None) -> bool:
+    mailbox_hit = select(Mailbox.id).where(Mailbox.tenant_id == tenant.id, func.lower(Mailbox.address) == address)
+    alias_hit = select(MailboxAlias.mailbox_id).where(MailboxAlias.tenant_id == tenant.id,
+                                                      func.lower(MailboxAlias.address) == address)
+    owners = set(db.session.scalars(mailbox_hit)) | set(db.session.scalars(alias_hit))
+    return bool(owners - {mailbox_id})
+
+
+def _queue_error(tenant: Tenant, queue_id: Any) -> str | None:
+    if queue_id in (None, ""):
+        return None
+    if not isinstance(queue_id, int) or db.session.scalar(
+            select(Queue.id).where(Queue.tenant_id == tenant.id, Queue.id == queue_id)) is None:
+        return _("Choose one of your queues.")
+    return None
+
+
+def _inbound_errors(tenant: Tenant, data: dict, is_new: bool) -> dict[str, str | None]:
+    needs_password = is_new and not data.get("oauth_grant_id")
+    return {
+        "inbound_protocol": check.choice_error(data["inbound_protocol"], Protocol),
+        "inbound_host": check.host_error(data["inbound_host"]),
+        "inbound_port": check.port_error(data["inbound_port"]),
+        "inbound_security": check.security_error(data["inbound_security"], tenant),
+        "inbound_username": None if (data.get("inbound_username") or "").strip() else _("This field is required."),
+        "inbound_password": _("This field is required.") if needs_password and not data.get("inbound_password")
+        else None,
+        "folders": check.folders_error(data["folders"]),
+        "poll_interval": check.poll_interval_error(data["poll_interval"]),
+        "ca_pem": check.ca_error(data.get("ca_pem")),
+        **check.inbound_rules_error(data["inbound_protocol"], data["after_fetch"], data["sync_mode"],
+                                    data.get("move_to_folder")),
+    }
+
+
+def _outbound_errors(tenant: Tenant, data: dict, had_password: bool) -> dict[str, str | None]:
+    mode_error = check.outbound_mode_error(data["outbound_mode"], tenant)
+    if mode_error or data["outbound_mode"] != OutboundMode.OWN:
+        return {"outbound_mode": mode_error}
+    required = _("This field is required.")
+    return {
+        "outbound_host": check.host_error(data.get("outbound_host") or ""),
+        "outbound_port": check.port_error(data.get("outbound_port")),
+        "outbound_security": check.security_error(data.get("outbound_security") or "", tenant),
+        "outbound_username": None if (data.get("outbound_username") or "").strip() else required,
+        "outbound_password": required if not (had_password or data.get("outbound_password")) else None,
+    }
+
+
+def _validated(tenant: Tenant, data: dict, mailbox: Mailbox | None) -> dict:
+    address, address_message = check.address_error(data.get("address") or "", tenant)
+    if address and _address_in_use(tenant, address, mailbox.id if mailbox else None):
+        address_message = _("Another mailbox already uses this address.")
+    reply_to_message = v.normalize_email(data["reply_to"])[1] if data.get("reply_to") else None
+    errors = {"name": v.name_error(data.get("name") or ""), "address": address_message,
+              "default_queue_id": _queue_error(tenant, data.get("default_queue_id")), "reply_to": reply_to_message,
+              **_inbound_errors(tenant, data, mailbox is None),
+              **_outbound_errors(tenant, data, bool(mailbox and mailbox.outbound_password))}
+    errors = {field: message for field, message in errors.items() if message}
+    if errors:
+        raise FieldErrors(errors)
+    return {**data, "address": address, "name": data["name"].strip(), "inbound_host": data["inbound_host"].strip()}
+
+
+def _apply(mailbox: Mailbox, data: dict) -> None:
+    for name in SETTINGS:
+        if name in SECRET_FIELDS and not data.get(name):
+            continue  # an empty secret field means "keep the stored one"
+        value = data.get(name)
+        setattr(mailbox, name, value if value != "" else None)
+    if mailbox.inbound_protocol == Protocol.POP3:
+        mailbox.folders, mailbox.sync_mode = ["INBOX"], SyncMode.POLL
+
+
+def create_mailbox(tenant: Tenant, data: dict, aliases: list[str] = ()) -> Mailbox:
+    """Validate everything, then create the mailbox with its aliases (routed to its default queue)."""
+    data = _validated(tenant, {**DEFAULTS, **data}, None)
+    mailbox = Mailbox(tenant_id=tenant.id)
+    _apply(mailbox, data)
+    db.session.add(mailbox)
+    db.session.flush()
+    for alias in aliases:
+        _add_alias(tenant, mailbox, alias, data.get("default_queue_id"))
+    record(tenant, "mailbox.created", object_type="mailbox", object_id=mailbox.id, label=mailbox.address,
+           changes=diff({}, {k: data.get(k) for k in SETTINGS if data.get(k) not in (None, "")}, SECRET_FIELDS))
+    db.session.commit()
+    return mailbox
+
+
+def update_mailbox(mailbox: Mailbox, changes: dict) -> dict:
+    """Apply ``changes`` (only the fields given); returns the audited diff. Raises ``FieldErrors``, changing nothing."""
+    tenant = db.session.get(Tenant, mailbox.tenant_id)
+    before = _current(mailbox)
+    data = _validated(tenant, {**before, **changes, "inbound_password": changes.get("inbound_password"),
+                               "outbound_password": changes.get("outbound_password")}, mailbox)
+    _apply(mailbox, data)
+    after = {**_current(mailbox)}
+    for secret in SECRET_FIELDS:  # a newly given secret counts as a change even if equal: the value is unknown
+        if changes.get(secret):
+            before[secret], after[secret] = "old", "new"
+    audited = diff(before, after, SECRET_FIELDS)
+    if audited:
+        record(tenant, "mailbox.updated", object_type="mailbox", object_id=mailbox.id, label=mailbox.address,
+               changes=audited)
+    db.session.commit()
+    return audited
+
+
+def set_status(mailbox: Mailbox, status: MailboxStatus, action: str) -> None:
+    tenant = db.session.get(Tenant, mailbox.tenant_id)
+    if mailbox.status != status:
+        record(tenant, action, object_type="mailbox", object_id=mailbox.id, label=mailbox.address,
+               changes={"status": [mailbox.status.value, status.value]})
+        mailbox.status = status
+        if status == MailboxStatus.ACTIVE:
+            mailbox.failure_streak = 0
+    db.session.commit()
+
+
+def pause_mailbox(mailbox: Mailbox) -> None:
+    set_status(mailbox, MailboxStatus.PAUSED, "mailbox.paused")
+
+
+def resume_mailbox(mailbox: Mailbox) -> None:
+    set_status(mailbox, MailboxStatus.ACTIVE, "mailbox.resumed")
+
+
+def delete_mailbox(mailbox: Mailbox) -> None:
+    tenant = db.session.get(Tenant, mailbox.tenant_id)
+    record(tenant, "mailbox.deleted", object_type="mailbox", object_id=mailbox.id, label=mailbox.address)
+    db.session.delete(mailbox)
+    db.session.commit()
+
+
+def _add_alias(tenant: Tenant, mailbox: Mailbox, address: str, queue_id: int | None) -> MailboxAlias:
+    normalized, message = check.address_error(address, tenant)
+    if normalized and _address_in_use(tenant, normalized, None):
+        message = _("%(address)s is already used by a mailbox.", address=normalized)
+    if message or (message := _queue_error(tenant, queue_id)):
+        raise FieldErrors({"aliases": message})
+    alias = MailboxAlias(tenant_id=tenant.id, mailbox=mailbox, address=normalized, queue_id=queue_id or None)
+    db.session.add(alias)
+    db.session.flush()
+    return alias
+
+
+def add_alias(mailbox: Mailbox, address: str, queue_id: int | None) -> MailboxAlias:
+    tenant = db.session.get(Tenant, mailbox.tenant_id)
+    alias = _add_alias(tenant, mailbox, address, queue_id)
+    record(tenant, "mailbox.alias_added", object_type="mailbox", object_id=mailbox.id, label=mailbox.address,
+           changes={"alias": [None, alias.address], "queue_id": [None, alias.queue_id]})
+    db.session.commit()
+    return alias
+
+
+def route_alias(alias: MailboxAlias, queue_id: int | None) -> None:
+    tenant = db.session.get(Tenant, alias.tenant_id)
+    if message := _queue_error(tenant, queue_id):
+        raise FieldErrors({"queue_id": message})
+    record(tenant, "mailbox.alias_routed", object_type="mailbox", object_id=alias.mailbox_id, label=alias.address,
+           changes={"queue_id": [alias.queue_id, queue_id or None]})
+    alias.queue_id = queue_id or None
+    db.session.commit()
+
+
+def remove_alias(alias: MailboxAlias) -> None:
+    tenant = db.session.get(Tenant, alias.tenant_id)
+    record(tenant, "mailbox.alias_removed", object_type="mailbox", object_id=alias.mailbox_id, label=alias.address,
+           changes={"alias": [alias.address, None]})
+    db.session.delete(alias)
+    db.session.commit()
+
+
+def queue_for_address(tenant: Tenant, address: str) -> Queue | None:
+    """The queue mail to ``address`` goes to: the alias's own queue, else its mailbox's default."""
+    address = address.strip().lower()
+    alias = db.session.scalar(MailboxAlias.all(tenant).where(func.lower(MailboxAlias.address) == address))
+    if alias is not None:
+        return alias.queue or alias.mailbox.default_queue
+    mailbox = db.session.scalar(Mailbox.all(tenant).where(func.lower(Mailbox.address) == address))
+    return mailbox.default_queue if mailbox else None
