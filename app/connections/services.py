@@ -87,22 +87,24 @@ def record_attempt(mailbox: Mailbox, kind: ConnectionKind, direction: str, resul
         category=failed.category if failed else None, step=failed.step if failed else None,
         server_response=(failed.server_response or "")[:2000] if failed else None, job_id=job_id)
     db.session.add(entry)
-    _update_streak(mailbox, failed)
+    _update_streak(mailbox, direction, failed)
     db.session.commit()
     return entry
 
 
-def _update_streak(mailbox: Mailbox, failed: StepResult | None) -> None:
+def _update_streak(mailbox: Mailbox, direction: str, failed: StepResult | None) -> None:
     tenant = db.session.get(Tenant, mailbox.tenant_id)
     if failed is None:
+        if mailbox.failure_direction not in (None, direction):
+            return  # e.g. sending works, but fetching still fails: the streak stands
         if mailbox.status == MailboxStatus.FAILING:
             record(tenant, "mailbox.recovered", object_type="mailbox", object_id=mailbox.id, label=mailbox.address,
                    changes={"status": ["failing", "active"]})
             mailbox.status = MailboxStatus.ACTIVE
-        mailbox.failure_streak, mailbox.last_failure_category = 0, None
+        mailbox.failure_streak, mailbox.last_failure_category, mailbox.failure_direction = 0, None, None
         return
     mailbox.failure_streak += 1
-    mailbox.last_failure_category = failed.category
+    mailbox.last_failure_category, mailbox.failure_direction = failed.category, direction
     if mailbox.status == MailboxStatus.ACTIVE and mailbox.failure_streak >= tenant.failure_threshold:
         mailbox.status = MailboxStatus.FAILING
         record(tenant, "mailbox.failing", object_type="mailbox", object_id=mailbox.id, label=mailbox.address,

@@ -67,7 +67,9 @@ def _reply_failure(code: int, text: str, reason: str) -> StepFailed:
     if 400 <= code < 600:
         detail = {"code": code, "temporary": code < 500}
         return StepFailed("smtp_rejected", reason, detail=detail, server_response=f"{code} {text}")
-    return StepFailed("protocol_error", "unexpected answer from the server", server_response=f"{code} {text}")
+    # smtplib reports an unparsable reply as code -1 with the line's first four characters cut off.
+    return StepFailed("protocol_error", "unexpected answer from the server",
+                      server_response=text if code == -1 else f"{code} {text}")
 
 
 def _rejected(exc: BaseException) -> StepFailed | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import imaplib
+import re
 import poplib
 import smtplib
 import ssl
@@ -25,6 +26,7 @@ CATEGORIES = (
     "auth_mechanism_unsupported", "folder_missing", "smtp_rejected", "protocol_error",
 )
 _MAX_RESPONSE = 500
+_BYTES_REPR = re.compile(r"""\bb(['"])(.*?)\1""")
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,8 @@ def response_text(exc: BaseException) -> str:
         message = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
         return f"{exc.smtp_code} {message}"
     parts = [a.decode(errors="replace") if isinstance(a, bytes) else str(a) for a in exc.args]
-    return " ".join(parts) or type(exc).__name__
+    # IMAPClient formats server text into its messages as bytes reprs: "select failed: b'[NONEXISTENT] ...'".
+    return _BYTES_REPR.sub(lambda m: m.group(2), " ".join(parts)) or type(exc).__name__
 
 
 def _netguard_detail(exc: NetGuardError) -> dict:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
@@ -17,25 +18,20 @@ class MailboxForm(FlaskForm):
                             description=_l("Aliases delivered to this mailbox; they go to its default queue."))
     default_queue_id = SelectField(_l("Default queue"), coerce=lambda v: int(v) if v else None, validate_choice=False)
 
-    inbound_protocol = SelectField(_l("Protocol"), choices=[("imap", "IMAP"), ("pop3", "POP3")],
-                                   validate_choice=False)
+    inbound_protocol = SelectField(_l("Protocol"), validate_choice=False)
     inbound_host = StringField(_l("Server"), description=_l("For example imap.example.com"))
     inbound_port = IntegerField(_l("Port"), validators=[_OPTIONAL], default=993)
     inbound_security = SelectField(_l("Security"), validate_choice=False)
     inbound_username = StringField(_l("User name"))
     inbound_password = PasswordField(_l("Password"), description=_l("Leave empty to keep the stored password."))
     folders = StringField(_l("Folders"), default="INBOX", description=_l("Comma-separated, e.g. INBOX, Support"))
-    after_fetch = SelectField(_l("After fetching"), validate_choice=False, choices=[
-        ("keep", _l("Keep on the server (tracked by UID)")), ("mark_seen", _l("Mark as read")),
-        ("move", _l("Move to a folder")), ("delete", _l("Delete from the server"))])
+    after_fetch = SelectField(_l("After fetching"), validate_choice=False)
     move_to_folder = StringField(_l("Move to folder"))
-    sync_mode = SelectField(_l("Sync"), validate_choice=False, choices=[
-        ("poll", _l("Poll at an interval")), ("idle", _l("Push (IMAP IDLE)"))])
+    sync_mode = SelectField(_l("Sync"), validate_choice=False)
     poll_interval = IntegerField(_l("Poll interval (seconds)"), validators=[_OPTIONAL], default=60)
     ca_pem = TextAreaField(_l("Private CA certificate (optional, PEM)"))
 
-    outbound_mode = SelectField(_l("Sending"), validate_choice=False, choices=[
-        ("own", _l("Our own SMTP server")), ("relay", _l("The region's relay")), ("none", _l("Do not send"))])
+    outbound_mode = SelectField(_l("Sending"), validate_choice=False)
     outbound_host = StringField(_l("SMTP server"))
     outbound_port = IntegerField(_l("SMTP port"), validators=[_OPTIONAL], default=587)
     outbound_security = SelectField(_l("SMTP security"), validate_choice=False)
@@ -46,10 +42,17 @@ class MailboxForm(FlaskForm):
 
     def __init__(self, *args, queues=(), allow_plaintext: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        self.default_queue_id.choices = [("", str(_l("No queue")))] + [(q.id, q.name) for q in queues]
+        self.inbound_protocol.choices = [("imap", "IMAP"), ("pop3", "POP3")]
+        self.after_fetch.choices = [
+            ("keep", _("Keep on the server (tracked by UID)")), ("mark_seen", _("Mark as read")),
+            ("move", _("Move to a folder")), ("delete", _("Delete from the server"))]
+        self.sync_mode.choices = [("poll", _("Poll at an interval")), ("idle", _("Push (IMAP IDLE)"))]
+        self.outbound_mode.choices = [
+            ("own", _("Our own SMTP server")), ("relay", _("The region's relay")), ("none", _("Do not send"))]
+        self.default_queue_id.choices = [("", _("No queue")), *((q.id, q.name) for q in queues)]
         security = [("tls", "TLS"), ("starttls", "STARTTLS")]
         if allow_plaintext:
-            security.append(("none", str(_l("None (unencrypted: passwords cross the network readable)"))))
+            security.append(("none", _("None (unencrypted: passwords cross the network readable)")))
         self.inbound_security.choices = security
         self.outbound_security.choices = security
 

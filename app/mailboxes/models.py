@@ -90,6 +90,8 @@ class Mailbox(TenantScoped, db.Model):
 
     failure_streak: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_category: Mapped[str | None] = mapped_column(String(40))
+    # inbound | outbound: a working SMTP side must not hide a failing IMAP side (and vice versa)
+    failure_direction: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -52,7 +52,9 @@ def update_tenant():
                 g.tenant, name=form.name.data, default_locale=form.default_locale.data, timezone=form.timezone.data,
                 allowed_sender_domains=form.allowed_sender_domains.data or "",
                 allowed_mailbox_domains=form.allowed_mailbox_domains.data or "",
-                allow_plaintext=form.allow_plaintext.data, failure_threshold=form.failure_threshold.data)
+                allow_plaintext=form.allow_plaintext.data,
+                **({"failure_threshold": form.failure_threshold.data} if form.failure_threshold.data is not None
+                   else {}))
         except FieldErrors as error:
             show_field_errors(form, error)
         else:

@@ -80,6 +80,7 @@ def upgrade():
     sa.Column('reply_to', sa.String(length=254), nullable=True),
     sa.Column('failure_streak', sa.Integer(), nullable=False),
     sa.Column('last_failure_category', sa.String(length=40), nullable=True),
+    sa.Column('failure_direction', sa.String(length=16), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('tenant_id', sa.Integer(), nullable=False),

@@ -128,6 +128,7 @@ def test_pause_resume_delete_and_aliases(client, db, create_tenant, login, mailb
     client.post(f"/t/acme/mailboxes/{mailbox.id}/aliases/{jobs.id}/queue", data={"queue_id": str(hr.id)})
     from app.mailboxes.services import queue_for_address
 
+    db.session.expire_all()
     assert queue_for_address(tenant, "Jobs@Acme.test").name == "HR"
     client.post(f"/t/acme/mailboxes/{mailbox.id}/pause")
     db.session.refresh(mailbox)
