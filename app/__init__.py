@@ -65,15 +65,15 @@ def _register_blueprints(app: Flask) -> None:
     from app.api import init_api
     from app.audit.views import bp as audit_bp
     from app.auth.views import bp as auth_bp
+    from app.cli import init_cli
     from app.connections.messages import describe, step_label
     from app.mailboxes.views import bp as mailboxes_bp
-    from app.queues.views import bp as queues_bp
-    from app.cli import init_cli
     from app.members.views import bp as members_bp
     from app.members.views import public as invitations_bp
     from app.ops.views import bp as ops_bp
     from app.portal.nav import nav_context
     from app.portal.views import bp as portal_bp
+    from app.queues.views import bp as queues_bp
     from app.settings.views import bp as settings_bp
 
     for blueprint in (auth_bp, ops_bp, portal_bp, members_bp, invitations_bp, settings_bp, mailboxes_bp,

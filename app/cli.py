@@ -80,7 +80,8 @@ def rotate_keys() -> None:
     try:
         count = rotate_all()
     except SecretUnreadable as error:
-        raise click.ClickException(f"{error}; keep the old key in POSTROOM_ENCRYPTION_KEYS until rotation ran") from None
+        raise click.ClickException(
+            f"{error}; keep the old key in POSTROOM_ENCRYPTION_KEYS until rotation ran") from None
     click.echo(f"re-encrypted {count} secret(s) under the newest key")
 
 

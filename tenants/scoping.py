@@ -35,6 +35,8 @@ class TenantScoped:
     @classmethod
     def get_by_id_and_tenant(cls, obj_id: int, tenant: Tenant) -> Self:
         """The object, or a 404 when it does not exist *or* belongs to another tenant (no existence leak)."""
+        if not 0 < obj_id < 2**31:  # beyond the id column's range: cannot exist (and would be a database error)
+            abort(404)
         obj = db.session.scalar(cls.all(tenant).where(cls.id == obj_id))  # type: ignore[attr-defined]
         if obj is None:
             abort(404)

@@ -15,9 +15,8 @@ from flask_babel import gettext as _
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from app.api import mailbox_schemas as schemas
 from app.api.auth import authenticate_token
-from app.api.mailbox_schemas import (ConnectionLogPageSchema, HealthSchema, JobCreatedSchema, MailboxInSchema,
-                                     MailboxPageSchema, MailboxSchema, MailboxUpdateSchema)
 from app.api.pagination import PageArgsSchema, paginate
 from app.connections import services as connections
 from app.connections.models import ConnectionLog
@@ -64,7 +63,7 @@ def _service_errors(**pointers: str) -> Iterator[None]:
 
 def _queue_id(value: Any) -> int | None:
     """The id of the token's tenant's queue named by ``value`` (id or exact name); ``None`` when there is none."""
-    if value is None:
+    if value is None or (isinstance(value, int) and not 0 < value < 2**31):  # beyond the column: no such queue
         return None
     column = Queue.id if isinstance(value, int) else Queue.name
     return db.session.scalar(select(Queue.id).where(Queue.tenant_id == g.tenant.id, column == value))
@@ -75,8 +74,10 @@ def _settings(body: dict) -> tuple[dict, dict[str, str]]:
     flat: dict[str, Any] = {key: body[key] for key in ("name", "address", "from_name", "reply_to") if key in body}
     pointers: dict[str, str] = {}
     if "queue" in body:
-        # an unknown name goes to the service as is: it refuses it, with the other errors, at #/queue
-        flat["default_queue_id"] = _queue_id(body["queue"]) or body["queue"]
+        # an unknown queue goes to the service as a name (never an int it would look up: out-of-range ids fail
+        # in the database); it refuses it, with the other errors, at #/queue
+        queue_id = _queue_id(body["queue"])
+        flat["default_queue_id"] = queue_id if queue_id or body["queue"] is None else str(body["queue"])
     for part, keys in _PARTS.items():
         given = body.get(part)
         if part == "outbound" and part in body and given is None:
@@ -123,12 +124,20 @@ def _route(mailbox: Mailbox, aliases: list[tuple[str, dict]]) -> None:
                 services.route_alias(alias, item["queue"])
 
 
-def _replace_aliases(mailbox: Mailbox, aliases: list[tuple[str, dict]]) -> None:
-    """Make the mailbox's aliases exactly ``aliases``: remove the others, add the new ones, then route."""
+def _check_addresses(aliases: list[tuple[str, dict]]) -> None:
+    """Refuse malformed or disallowed alias addresses before anything changes."""
     errors = {f"aliases/{index}": message for index, (address, _item) in enumerate(aliases)
               if (message := check.address_error(address, g.tenant)[1])}
-    if errors:  # checked before anything changes; only a clash with another mailbox can still fail below
+    if errors:
         raise FieldErrors(errors)
+
+
+def _replace_aliases(mailbox: Mailbox, aliases: list[tuple[str, dict]]) -> None:
+    """Make the mailbox's aliases exactly ``aliases``: remove the others, add the new ones, then route.
+
+    Addresses and queues are checked first (``_check_addresses``, ``_aliases``); only a clash with another
+    mailbox's address can still fail here, after earlier alias changes were saved (each service call commits).
+    """
     wanted = {(_normalized(address) or "").lower() for address, _item in aliases}
     for alias in list(mailbox.aliases):
         if alias.address.lower() not in wanted:
@@ -149,14 +158,14 @@ def _mailbox(mailbox_id: int) -> Mailbox:
 
 @blp.route("", methods=["GET"])
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, MailboxPageSchema)
+@blp.response(200, schemas.MailboxPageSchema)
 def list_mailboxes(args: dict):
     return paginate(Mailbox.all(g.tenant).order_by(Mailbox.name, Mailbox.id), **args)
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(MailboxInSchema)
-@blp.response(201, MailboxSchema)
+@blp.arguments(schemas.MailboxInSchema)
+@blp.response(201, schemas.MailboxSchema)
 def create_mailbox(body: dict):
     """Add a mailbox. Its passwords are stored encrypted and never shown again; answers carry ``has_password``.
 
@@ -171,14 +180,14 @@ def create_mailbox(body: dict):
 
 
 @blp.route("/<int:mailbox_id>", methods=["GET"])
-@blp.response(200, MailboxSchema)
+@blp.response(200, schemas.MailboxSchema)
 def get_mailbox(mailbox_id: int):
     return _mailbox(mailbox_id)
 
 
 @blp.route("/<int:mailbox_id>", methods=["PATCH"])
-@blp.arguments(MailboxUpdateSchema)
-@blp.response(200, MailboxSchema)
+@blp.arguments(schemas.MailboxUpdateSchema)
+@blp.response(200, schemas.MailboxSchema)
 def update_mailbox(changes: dict, mailbox_id: int):
     """Change some settings (every part optional). An omitted or empty password keeps the stored one.
 
@@ -187,6 +196,8 @@ def update_mailbox(changes: dict, mailbox_id: int):
     mailbox = _mailbox(mailbox_id)
     settings, pointers = _settings(changes)
     aliases = _aliases(changes["aliases"]) if "aliases" in changes else None
+    if aliases is not None:
+        _check_addresses(aliases)
     if settings:
         with _service_errors(**pointers):
             services.update_mailbox(mailbox, settings)
@@ -202,7 +213,7 @@ def delete_mailbox(mailbox_id: int):
 
 
 @blp.route("/<int:mailbox_id>/pause", methods=["POST"])
-@blp.response(200, MailboxSchema)
+@blp.response(200, schemas.MailboxSchema)
 def pause_mailbox(mailbox_id: int):
     """Stop fetching and sending until resumed."""
     mailbox = _mailbox(mailbox_id)
@@ -211,7 +222,7 @@ def pause_mailbox(mailbox_id: int):
 
 
 @blp.route("/<int:mailbox_id>/resume", methods=["POST"])
-@blp.response(200, MailboxSchema)
+@blp.response(200, schemas.MailboxSchema)
 def resume_mailbox(mailbox_id: int):
     """Fetch and send again (also after failures: the failure streak starts over)."""
     mailbox = _mailbox(mailbox_id)
@@ -220,7 +231,7 @@ def resume_mailbox(mailbox_id: int):
 
 
 @blp.route("/<int:mailbox_id>/test", methods=["POST"])
-@blp.response(202, JobCreatedSchema)
+@blp.response(202, schemas.JobCreatedSchema)
 def test_mailbox(mailbox_id: int):
     """Start a connection test; follow it at ``GET /api/v1/jobs/{job_id}`` (also in the ``Location`` header)."""
     test = connections.start_test(_mailbox(mailbox_id))
@@ -228,7 +239,7 @@ def test_mailbox(mailbox_id: int):
 
 
 @blp.route("/<int:mailbox_id>/health", methods=["GET"])
-@blp.response(200, HealthSchema)
+@blp.response(200, schemas.HealthSchema)
 def mailbox_health(mailbox_id: int):
     """Status, last successful sync, and the last 24 hours: attempts, success rate, median latency."""
     return connections.health(_mailbox(mailbox_id))
@@ -236,7 +247,7 @@ def mailbox_health(mailbox_id: int):
 
 @blp.route("/<int:mailbox_id>/log", methods=["GET"])
 @blp.arguments(PageArgsSchema, location="query")
-@blp.response(200, ConnectionLogPageSchema)
+@blp.response(200, schemas.ConnectionLogPageSchema)
 def mailbox_log(args: dict, mailbox_id: int):
     """The communication log: every connection attempt (tests, syncs, sends), newest first."""
     mailbox = _mailbox(mailbox_id)

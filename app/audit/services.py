@@ -12,7 +12,7 @@ from app.audit.models import AuditEvent
 from app.extensions import db
 from tenants.models import Tenant
 
-SECRET = "changed"
+REDACTED = "changed"
 
 
 def _actor() -> tuple[int | None, str]:
@@ -36,7 +36,7 @@ def diff(before: dict[str, Any], after: dict[str, Any], secrets: frozenset[str] 
     for key in sorted(set(before) | set(after)):
         old, new = before.get(key), after.get(key)
         if old != new:
-            changes[key] = SECRET if key in secrets else [_plain(old), _plain(new)]
+            changes[key] = REDACTED if key in secrets else [_plain(old), _plain(new)]
     return changes
 
 
@@ -65,7 +65,7 @@ def events(tenant: Tenant, *, action: str | None = None, actor: str | None = Non
     if action:
         query = query.where(AuditEvent.action == action)
     if actor:
-        query = query.where(AuditEvent.actor.contains(actor))
+        query = query.where(AuditEvent.actor.contains(actor, autoescape=True))
     if object_type:
         query = query.where(AuditEvent.object_type == object_type)
     if since:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import base64
 import imaplib
-import re
 import poplib
+import re
 import smtplib
 import ssl
 import time
@@ -46,6 +46,8 @@ class Endpoint:
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS or self.security not in SECURITIES:
             raise ValueError(f"unsupported endpoint {self.protocol}/{self.security}")
+        if not 0 < self.port < 65536 or self.timeout <= 0:
+            raise ValueError(f"invalid port {self.port} or timeout {self.timeout}")
 
     @property
     def tls_hostname(self) -> str:
@@ -165,7 +167,8 @@ class Recorder:
         response = failure.server_response[:_MAX_RESPONSE] if failure.server_response else None
         result = StepResult(step, False, _ms(started), failure.category, detail, response)
         self._record(result)
-        raise MailError(self.results[-1], self.results) from exc
+        # Not chained: the server's raw words (which may echo a secret) must not reach logged tracebacks.
+        raise MailError(self.results[-1], self.results) from None
 
     def _record(self, result: StepResult) -> None:
         result.detail = self._scrub.deep(result.detail)

@@ -94,12 +94,13 @@ def classify_tls_error(exc: BaseException) -> tuple[str, str]:
     """``(category, reason)``: ``tls_hostname`` for a name mismatch, ``tls_certificate`` for any other
     verification failure (untrusted, self-signed, expired...), ``tls_protocol`` for everything else."""
     if isinstance(exc, ssl.SSLCertVerificationError):
-        code = exc.verify_code
+        code, message = getattr(exc, "verify_code", None), getattr(exc, "verify_message", None)
         if code in _NAME_MISMATCH:
-            return "tls_hostname", exc.verify_message or _NAME_MISMATCH[code]
-        return "tls_certificate", exc.verify_message or exc.reason or "certificate verify failed"
+            return "tls_hostname", message or _NAME_MISMATCH[code]
+        return "tls_certificate", message or "certificate verify failed"
     if isinstance(exc, ssl.SSLError):
-        return "tls_protocol", exc.reason or str(exc)
+        # .reason is only set on errors raised by OpenSSL itself
+        return "tls_protocol", getattr(exc, "reason", None) or str(exc)
     return "tls_protocol", str(exc) or type(exc).__name__
 
 

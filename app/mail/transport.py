@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import imaplib
+import poplib
 import socket
 import ssl
 from collections.abc import Callable
@@ -115,7 +117,7 @@ def quietly(action: Callable[[], object]) -> Callable[[], None]:
     """For cleanup: a closing handshake that fails changes nothing for the caller."""
 
     def run() -> None:
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(OSError, EOFError, ValueError, imaplib.IMAP4.error, poplib.error_proto):
             action()
 
     return run

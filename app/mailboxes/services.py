@@ -44,33 +44,33 @@ def _address_in_use(tenant: Tenant, address: str, mailbox_id: int | None) -> boo
 def _queue_error(tenant: Tenant, queue_id: Any) -> str | None:
     if queue_id in (None, ""):
         return None
-    if not isinstance(queue_id, int) or db.session.scalar(
+    if not isinstance(queue_id, int) or not 0 < queue_id < 2**31 or db.session.scalar(
             select(Queue.id).where(Queue.tenant_id == tenant.id, Queue.id == queue_id)) is None:
         return _("Choose one of your queues.")
     return None
 
 
 def _inbound_errors(tenant: Tenant, data: dict, is_new: bool) -> dict[str, str | None]:
-    needs_password = is_new and not data.get("oauth_grant_id")
     return {
-        "inbound_protocol": check.choice_error(data["inbound_protocol"], Protocol),
-        "inbound_host": check.host_error(data["inbound_host"]),
-        "inbound_port": check.port_error(data["inbound_port"]),
-        "inbound_security": check.security_error(data["inbound_security"], tenant),
+        "inbound_protocol": check.choice_error(data.get("inbound_protocol"), Protocol),
+        "inbound_host": check.host_error(data.get("inbound_host") or ""),
+        "inbound_port": check.port_error(data.get("inbound_port")),
+        "inbound_security": check.security_error(data.get("inbound_security") or "", tenant),
         "inbound_username": None if (data.get("inbound_username") or "").strip() else _("This field is required."),
-        "inbound_password": _("This field is required.") if needs_password and not data.get("inbound_password")
-        else None,
-        "folders": check.folders_error(data["folders"]),
-        "poll_interval": check.poll_interval_error(data["poll_interval"]),
+        "inbound_password": _("This field is required.") if is_new and not data.get("inbound_password") else None,
+        # OAuth grants are created by the OAuth onboarding flow; until one exists, no id can name one.
+        "oauth_grant_id": _("There is no such OAuth grant.") if data.get("oauth_grant_id") else None,
+        "folders": check.folders_error(data.get("folders") or []),
+        "poll_interval": check.poll_interval_error(data.get("poll_interval")),
         "ca_pem": check.ca_error(data.get("ca_pem")),
-        **check.inbound_rules_error(data["inbound_protocol"], data["after_fetch"], data["sync_mode"],
+        **check.inbound_rules_error(data.get("inbound_protocol"), data.get("after_fetch"), data.get("sync_mode"),
                                     data.get("move_to_folder")),
     }
 
 
 def _outbound_errors(tenant: Tenant, data: dict, had_password: bool) -> dict[str, str | None]:
-    mode_error = check.outbound_mode_error(data["outbound_mode"], tenant)
-    if mode_error or data["outbound_mode"] != OutboundMode.OWN:
+    mode_error = check.outbound_mode_error(data.get("outbound_mode"), tenant)
+    if mode_error or data.get("outbound_mode") != OutboundMode.OWN:
         return {"outbound_mode": mode_error}
     required = _("This field is required.")
     return {
@@ -97,6 +97,19 @@ def _validated(tenant: Tenant, data: dict, mailbox: Mailbox | None) -> dict:
     return {**data, "address": address, "name": data["name"].strip(), "inbound_host": data["inbound_host"].strip()}
 
 
+def _checked_aliases(tenant: Tenant, addresses: list[str], mailbox_address: str) -> list[str]:
+    """All aliases valid and free, before anything is written (so a bad one leaves nothing behind)."""
+    normalized = []
+    for address in addresses:
+        alias, message = check.address_error(address, tenant)
+        if alias and (alias == mailbox_address or alias in normalized or _address_in_use(tenant, alias, None)):
+            message = _("%(address)s is already used by a mailbox.", address=alias)
+        if message:
+            raise FieldErrors({"aliases": message})
+        normalized.append(alias)
+    return normalized
+
+
 def _apply(mailbox: Mailbox, data: dict) -> None:
     for name in SETTINGS:
         if name in SECRET_FIELDS and not data.get(name):
@@ -110,6 +123,7 @@ def _apply(mailbox: Mailbox, data: dict) -> None:
 def create_mailbox(tenant: Tenant, data: dict, aliases: list[str] = ()) -> Mailbox:
     """Validate everything, then create the mailbox with its aliases (routed to its default queue)."""
     data = _validated(tenant, {**DEFAULTS, **data}, None)
+    aliases = _checked_aliases(tenant, list(aliases), data["address"])
     mailbox = Mailbox(tenant_id=tenant.id)
     _apply(mailbox, data)
     db.session.add(mailbox)

@@ -106,6 +106,8 @@ def main() -> int:
         password = _demo_password()
         _ensure_demo_tenant(env, password)
         _welcome_mail(stack)
+        subprocess.run([sys.executable, "-m", "scripts.devstack.seed", DEMO["slug"], str(INSTANCE / "devstack.json")],
+                       env=env, cwd=ROOT, check=True)
         processes = [
             _start("web", [*FLASK, "run", "--host", "127.0.0.1", "--port", str(WEB_PORT)], env),
             _start("worker", [*FLASK, "worker"], env),

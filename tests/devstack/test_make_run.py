@@ -26,6 +26,17 @@ def _wait_for_banner(process, timeout: float = 90) -> str:
     raise AssertionError("no banner:\n" + "".join(lines[-40:]))
 
 
+def _wait_for_passed_test(session, port: int, timeout: float = 30) -> None:
+    """The demo mailbox's first connection test, run by the demo's own worker, passes against the demo stack."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        page = session.get(f"http://127.0.0.1:{port}/t/demo/mailboxes/", timeout=5).text
+        if re.search(r"<td>100 %</td>", page):
+            return
+        time.sleep(0.5)
+    raise AssertionError("the demo mailbox's connection test did not pass:\n" + page[-3000:])
+
+
 def test_demo_starts_logs_in_and_stops_cleanly(tmp_path, redis_url):
     if not os.path.exists("/usr/sbin/dovecot") and not on_ci():
         pytest.skip("Dovecot is not installed (scripts/install-system-deps.sh)")
@@ -46,6 +57,9 @@ def test_demo_starts_logs_in_and_stops_cleanly(tmp_path, redis_url):
         assert response.url.endswith("/t/demo/") and "Demo Service Desk" in response.text
         assert session.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()["status"] == "ready"
         assert (tmp_path / "instance" / "devstack.json").exists()
+        mailboxes = session.get(f"http://127.0.0.1:{port}/t/demo/mailboxes/", timeout=5).text
+        assert "support@demo.test" in mailboxes
+        _wait_for_passed_test(session, port)
     finally:
         os.killpg(process.pid, signal.SIGINT)
         output, _ = process.communicate(timeout=60)

@@ -134,9 +134,19 @@ def test_tls_certificate_self_signed_even_with_the_ca(make_endpoint, dovecot: Do
     assert failed.detail["certificate"]["self_signed"] is True
 
 
-def test_tls_certificate_on_starttls(make_endpoint) -> None:
-    failed = assert_failed(probe(make_endpoint("pop3", "starttls", ca_pem=None)), "starttls", "tls_certificate")
+@pytest.mark.parametrize("protocol", ["imap", "pop3", "smtp"])
+def test_tls_certificate_on_starttls(make_endpoint, protocol: str) -> None:
+    # The certificate for the message is fetched on a second connection through the protocol's own STARTTLS.
+    failed = assert_failed(probe(make_endpoint(protocol, "starttls", ca_pem=None)), "starttls", "tls_certificate")
     assert failed.detail["certificate"]["san_ips"] == ["127.0.0.1"]
+
+
+def test_timeout_during_tls_handshake(fake_server) -> None:
+    server = fake_server(drain)
+    started = time.monotonic()
+    results = probe(Endpoint("imap", "127.0.0.1", server.port, "tls", allow_private=True, timeout=1))
+    assert time.monotonic() - started < 3
+    assert_failed(results, "tls", "timeout")
 
 
 def test_tls_hostname(make_endpoint, dovecot: Dovecot) -> None:
@@ -195,6 +205,27 @@ def test_auth_mechanism_unsupported_xoauth2_on_pop3_plaintext(fake_server) -> No
                         allow_private=True, timeout=2)
     failed = assert_failed(probe(endpoint), "login", "auth_mechanism_unsupported")
     assert failed.detail["mechanisms"] == ["PLAIN"]
+
+
+@pytest.mark.parametrize(("capabilities", "token"), [(b"IMAP4rev1 LOGINDISABLED", None),
+                                                     (b"IMAP4rev1 AUTH=PLAIN", "tok-123456")])
+def test_auth_mechanism_unsupported_imap(fake_server, capabilities: bytes, token: str | None) -> None:
+    def imap(conn: socket.socket) -> None:
+        conn.sendall(b"* OK ready\r\n")
+        tag = read_line(conn).split(b" ")[0]
+        conn.sendall(b"* CAPABILITY " + capabilities + b"\r\n" + tag + b" OK done\r\n")
+        drain(conn)
+
+    server = fake_server(imap)
+    endpoint = Endpoint("imap", "127.0.0.1", server.port, "none", username="a@b.test", password="pw-123456",
+                        oauth_token=token, allow_private=True, timeout=2)
+    assert_failed(probe(endpoint), "login", "auth_mechanism_unsupported")
+
+
+def test_imap_plaintext(make_endpoint) -> None:
+    results = probe(make_endpoint("imap", "none"))
+    assert [r.step for r in results] == ["dns", "tcp", "greeting", "capabilities", "login", "folder"]
+    assert all(r.ok for r in results)
 
 
 def smtp_script(ehlo_reply: bytes) -> Callable[[socket.socket], None]:

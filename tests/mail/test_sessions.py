@@ -35,6 +35,7 @@ def test_open_imap_raises_mail_error(make_endpoint) -> None:
     assert caught.value.category == "auth_failed"
     assert caught.value.result.step == "login"
     assert [r.step for r in caught.value.results][-1] == "login"
+    assert caught.value.__suppress_context__  # the raw server text stays out of logged tracebacks
 
 
 def test_open_imap_checks_the_host(make_endpoint) -> None:

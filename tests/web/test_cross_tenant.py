@@ -115,3 +115,36 @@ def test_api_token_sees_only_its_tenant(client, db, create_tenant, add_member, a
     assert client.delete(f"/api/v1/tokens/{victim_token.id}", headers=headers).status_code == 404
     db.session.refresh(invitation)
     assert invitation.revoked_at is None
+
+
+def test_mailbox_queue_and_test_ids_of_another_tenant_are_404(client, db, create_tenant, login):
+    from app.connections.services import start_test
+    from app.mailboxes.models import Mailbox
+    from app.mailboxes.services import add_alias, create_mailbox
+    from app.queues.models import Queue
+    from app.queues.services import create_queue
+
+    victim = create_tenant("victim")
+    queue = create_queue(victim, name="Secret queue")
+    mailbox = create_mailbox(victim, {"name": "Victim", "address": "help@victim.test", "inbound_host": "127.0.0.1",
+                                      "inbound_port": 993, "inbound_username": "v", "inbound_password": "victim pw",
+                                      "outbound_mode": "none"})
+    alias = add_alias(mailbox, "jobs@victim.test", queue.id)
+    test = start_test(mailbox)
+    attacker = create_tenant("attacker")
+    login(attacker.owner)
+    base = f"/t/attacker/mailboxes/{mailbox.id}"
+    for path in (base, f"{base}/edit", f"{base}/delete", f"{base}/tests/{test.job_id}"):
+        assert client.get(path).status_code == 404, path
+    for path in (f"{base}/edit", f"{base}/pause", f"{base}/resume", f"{base}/delete", f"{base}/test",
+                 f"{base}/aliases", f"{base}/aliases/{alias.id}/queue", f"{base}/aliases/{alias.id}/remove",
+                 f"/t/attacker/queues/{queue.id}", f"/t/attacker/queues/{queue.id}/delete"):
+        assert client.post(path, data={"name": "pwned", "queue_id": "", "address": "x@attacker.test"}
+                           ).status_code == 404, path
+    db.session.expire_all()
+    untouched = db.session.get(Mailbox, mailbox.id)
+    assert untouched.name == "Victim" and len(untouched.aliases) == 1
+    assert db.session.get(Queue, queue.id).name == "Secret queue"
+    for path in ("/t/attacker/mailboxes/", "/t/attacker/queues/", "/t/attacker/audit/"):
+        page = client.get(path).get_data(as_text=True)
+        assert "victim" not in page.lower() and "Secret queue" not in page, path
