@@ -17,8 +17,9 @@ def step_label(step: str) -> str:
 
 
 def _names(detail: dict) -> str:
-    names = detail.get("certificate_names") or (detail.get("certificate") or {}).get("sans") or []
-    return ", ".join(names) or (detail.get("certificate") or {}).get("subject", "?")
+    cert = detail.get("certificate") or {}
+    names = detail.get("certificate_names") or cert.get("san_dns", []) + cert.get("san_ips", [])
+    return ", ".join(names) or cert.get("subject_cn") or "?"
 
 
 def describe(step: dict) -> str:
