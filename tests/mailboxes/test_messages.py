@@ -24,7 +24,7 @@ def test_hostname_mismatch_names_both_names(app, dovecot, mail_ca, mail_user):
 
 
 @pytest.mark.parametrize(("locale", "expected"), [("en", "does not exist in this mailbox"),
-                                                  ("de", "Tickets/Nope")])
+                                                  ("de", "existiert in diesem Postfach nicht")])
 def test_missing_folder_is_explained_in_the_viewers_language(app, dovecot, mail_ca, mail_user, locale, expected):
     step = _failed(Endpoint(protocol="imap", host=dovecot.host, port=dovecot.imaps_port, security="tls",
                             username=mail_user.email, password=mail_user.password, folder="Tickets/Nope",
