@@ -70,6 +70,8 @@ def _register_blueprints(app: Flask) -> None:
     from app.mailboxes.views import bp as mailboxes_bp
     from app.members.views import bp as members_bp
     from app.members.views import public as invitations_bp
+    from app.oauth.views import bp as oauth_connect_bp
+    from app.oauth.views import public as oauth_bp
     from app.ops.views import bp as ops_bp
     from app.portal.nav import nav_context
     from app.portal.views import bp as portal_bp
@@ -77,7 +79,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.settings.views import bp as settings_bp
 
     for blueprint in (auth_bp, ops_bp, portal_bp, members_bp, invitations_bp, settings_bp, mailboxes_bp,
-                      queues_bp, audit_bp):
+                      oauth_connect_bp, oauth_bp, queues_bp, audit_bp):
         app.register_blueprint(blueprint)
     app.context_processor(nav_context)
     app.jinja_env.globals.update(step_label=step_label, describe_step=describe)

@@ -69,6 +69,14 @@ def _secrets(env: Mapping[str, str], environment: str, instance: Path) -> tuple[
     return secret_key, keys
 
 
+def _oauth_settings(env: Mapping[str, str]) -> dict:
+    """Platform-wide OAuth clients (``POSTROOM_OAUTH_GOOGLE_CLIENT_ID``…) and the dev provider of the test stack."""
+    names = [f"{p}_{k}" for p in ("GOOGLE", "MICROSOFT", "DEV")
+             for k in ("CLIENT_ID", "CLIENT_SECRET", "SECRET_EXPIRES", "DIRECTORY")]
+    names += ["DEV_URL", "DEV_IMAP", "DEV_SMTP", "DEV_CA_FILE"]
+    return {f"OAUTH_{name}": _str(env, f"OAUTH_{name}") for name in names}
+
+
 def load_config(env: Mapping[str, str] | None = None) -> dict:
     """Build the Flask config from the environment (``os.environ`` unless given)."""
     env = os.environ if env is None else env
@@ -106,5 +114,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "LOG_LEVEL": _str(env, "LOG_LEVEL", "INFO"),
         "LOG_FORMAT": _str(env, "LOG_FORMAT", "json" if production else "text"),
         "CONNECT_TIMEOUT": float(_int(env, "CONNECT_TIMEOUT", 15)),
+        "OAUTH_REFRESH_MARGIN": _int(env, "OAUTH_REFRESH_MARGIN", 300),
+        **_oauth_settings(env),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_REQUEST_BYTES", 2 * 1024 * 1024),
     }

@@ -5,9 +5,10 @@ from app.auth.models import User
 from app.connections.models import ConnectionLog, ConnectionTest
 from app.mailboxes.models import Mailbox, MailboxAlias
 from app.members.models import Invitation
+from app.oauth.models import OAuthApp, OAuthGrant, OperatorAlert
 from app.queues.models import Queue
 from app.tokens.models import ApiToken
 from tenants.models import Membership, Tenant
 
 __all__ = ["ApiToken", "AuditEvent", "ConnectionLog", "ConnectionTest", "Invitation", "Mailbox", "MailboxAlias",
-           "Membership", "Queue", "Tenant", "User"]
+           "Membership", "OAuthApp", "OAuthGrant", "OperatorAlert", "Queue", "Tenant", "User"]

@@ -8,7 +8,8 @@ from flask_babel import lazy_gettext as _l
 STEP_LABELS = {
     "dns": _l("Name lookup"), "tcp": _l("Connect"), "tls": _l("TLS handshake"), "greeting": _l("Server greeting"),
     "capabilities": _l("Capabilities"), "starttls": _l("STARTTLS"), "login": _l("Log in"),
-    "folder": _l("Open folder"), "stat": _l("Mailbox status"), "ehlo": _l("EHLO"), "auth": _l("Authenticate"),
+    "folder": _l("Open folder"), "token": _l("OAuth token"), "stat": _l("Mailbox status"), "ehlo": _l("EHLO"),
+    "auth": _l("Authenticate"),
 }
 
 
@@ -51,5 +52,9 @@ def describe(step: dict) -> str:
                                    response=step.get("server_response") or "?"),
         "protocol_error": lambda: _("The server answered in a way Postroom did not understand. Check that the "
                                     "port and protocol match."),
+        "oauth_reauth": lambda: _("The sign-in for this mailbox was revoked or has expired (%(reason)s). "
+                                  "Re-connect the mailbox.", reason=detail.get("reason", "?")),
+        "oauth_unavailable": lambda: _("The sign-in provider could not be reached to renew the access token. "
+                                       "Postroom will try again."),
     }
     return messages.get(category, lambda: _("The step failed."))()

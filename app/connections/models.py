@@ -15,6 +15,7 @@ class ConnectionKind(enum.StrEnum):
     TEST = "test"
     SYNC = "sync"
     SEND = "send"
+    TOKEN = "token"  # noqa: S105 (an OAuth token refresh, not a secret)
 
 
 class ConnectionLog(TenantScoped, db.Model):

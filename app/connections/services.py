@@ -32,20 +32,38 @@ def start_test(mailbox: Mailbox) -> ConnectionTest:
     return test
 
 
+def _oauth_token(mailbox: Mailbox) -> str | None:
+    """XOAUTH2: the grant's access token, refreshed first (under its lock) when it is about to expire."""
+    if mailbox.oauth_grant_id is None:
+        return None
+    from app.oauth.models import OAuthGrant
+    from app.oauth.services import access_token
+
+    return access_token(db.session.get(OAuthGrant, mailbox.oauth_grant_id))
+
+
 def endpoints(mailbox: Mailbox) -> list[tuple[str, Endpoint]]:
-    """What a connection test checks: the inbound server, then the outbound one (own server or region relay)."""
+    """What a connection test checks: the inbound server, then the outbound one (own server or region relay).
+
+    For OAuth mailboxes this fetches a valid access token first, which may raise ``GrantUnusable`` or a transient
+    ``OAuthFailure``.
+    """
     timeout = current_app.config["CONNECT_TIMEOUT"]
     allow_private = current_app.config["ALLOW_PRIVATE_HOSTS"]
     common = {"timeout": timeout, "allow_private": allow_private, "ca_pem": mailbox.ca_pem or None}
+    token = _oauth_token(mailbox)
+    secret = {"oauth_token": token} if token else {}
     found = [("inbound", Endpoint(
         protocol=mailbox.inbound_protocol.value, host=mailbox.inbound_host, port=mailbox.inbound_port,
         security=mailbox.inbound_security.value, username=mailbox.inbound_username,
-        password=mailbox.inbound_password, folder=(mailbox.folders or ["INBOX"])[0], **common))]
+        password=None if token else mailbox.inbound_password, folder=(mailbox.folders or ["INBOX"])[0],
+        **secret, **common))]
     if mailbox.outbound_mode == OutboundMode.OWN and mailbox.outbound_host:
         found.append(("outbound", Endpoint(
             protocol="smtp", host=mailbox.outbound_host, port=mailbox.outbound_port or 587,
             security=(mailbox.outbound_security.value if mailbox.outbound_security else "starttls"),
-            username=mailbox.outbound_username or "", password=mailbox.outbound_password, **common)))
+            username=mailbox.outbound_username or "", password=None if token else mailbox.outbound_password,
+            **secret, **common)))
     elif mailbox.outbound_mode == OutboundMode.RELAY:
         tenant = db.session.get(Tenant, mailbox.tenant_id)
         relay = get_region(tenant.region).smtp_relay
@@ -63,8 +81,12 @@ def run_test(test: ConnectionTest, job_id: str | None = None) -> ConnectionTest:
     mailbox = db.session.get(Mailbox, test.mailbox_id)
     test.status, test.steps = "running", []
     db.session.commit()
+    try:
+        targets = endpoints(mailbox)
+    except Exception as error:
+        return _token_step_failed(test, mailbox, error)
     passed = True
-    for direction, endpoint in endpoints(mailbox):
+    for direction, endpoint in targets:
         def on_step(result: StepResult, direction: str = direction) -> None:
             test.steps = [*test.steps, _step_json(direction, result)]  # a new list: JSON columns track assignment
             db.session.commit()
@@ -73,6 +95,21 @@ def run_test(test: ConnectionTest, job_id: str | None = None) -> ConnectionTest:
         record_attempt(mailbox, ConnectionKind.TEST, direction, results, job_id=job_id or test.job_id)
         passed = passed and all(r.ok for r in results)  # the outbound side is tested even if inbound failed
     test.status, test.finished_at = ("passed" if passed else "failed"), utcnow()
+    db.session.commit()
+    return test
+
+
+def _token_step_failed(test: ConnectionTest, mailbox: Mailbox, error: Exception) -> ConnectionTest:
+    from app.oauth.errors import OAuthFailure
+    from app.oauth.services import GrantUnusable
+
+    if not isinstance(error, GrantUnusable | OAuthFailure):
+        raise error
+    category = "oauth_unavailable" if getattr(error, "kind", "") == "transient" else "oauth_reauth"
+    step = StepResult(step="token", ok=False, latency_ms=0.0, category=category,
+                      detail={"reason": getattr(error, "cause", str(error))})
+    test.steps = [_step_json("inbound", step)]
+    test.status, test.finished_at = "failed", utcnow()
     db.session.commit()
     return test
 

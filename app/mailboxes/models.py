@@ -71,7 +71,7 @@ class Mailbox(TenantScoped, db.Model):
     inbound_security: Mapped[Security] = mapped_column(_enum(Security), default=Security.TLS)
     inbound_username: Mapped[str] = mapped_column(String(254))
     inbound_password: Mapped[str | None] = mapped_column(EncryptedText)
-    oauth_grant_id: Mapped[int | None] = mapped_column()
+    oauth_grant_id: Mapped[int | None] = mapped_column(ForeignKey("oauth_grants.id", ondelete="SET NULL"))
     folders: Mapped[list] = mapped_column(JSON, default=lambda: ["INBOX"])
     after_fetch: Mapped[AfterFetch] = mapped_column(_enum(AfterFetch), default=AfterFetch.KEEP)
     move_to_folder: Mapped[str | None] = mapped_column(String(255))

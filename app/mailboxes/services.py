@@ -20,7 +20,7 @@ SECRET_FIELDS = frozenset({"inbound_password", "outbound_password"})
 SETTINGS = ("name", "address", "default_queue_id", "inbound_protocol", "inbound_host", "inbound_port",
             "inbound_security", "inbound_username", "inbound_password", "folders", "after_fetch", "move_to_folder",
             "sync_mode", "poll_interval", "ca_pem", "outbound_mode", "outbound_host", "outbound_port",
-            "outbound_security", "outbound_username", "outbound_password", "from_name", "reply_to")
+            "outbound_security", "outbound_username", "outbound_password", "from_name", "reply_to", "oauth_grant_id")
 DEFAULTS = {"inbound_protocol": "imap", "inbound_security": "tls", "folders": ["INBOX"], "after_fetch": "keep",
             "sync_mode": "poll", "poll_interval": 60, "outbound_mode": "own", "outbound_security": "starttls"}
 
@@ -57,15 +57,27 @@ def _inbound_errors(tenant: Tenant, data: dict, is_new: bool) -> dict[str, str |
         "inbound_port": check.port_error(data.get("inbound_port")),
         "inbound_security": check.security_error(data.get("inbound_security") or "", tenant),
         "inbound_username": None if (data.get("inbound_username") or "").strip() else _("This field is required."),
-        "inbound_password": _("This field is required.") if is_new and not data.get("inbound_password") else None,
-        # OAuth grants are created by the OAuth onboarding flow; until one exists, no id can name one.
-        "oauth_grant_id": _("There is no such OAuth grant.") if data.get("oauth_grant_id") else None,
+        "inbound_password": _("This field is required.")
+        if is_new and not data.get("inbound_password") and not data.get("oauth_grant_id") else None,
+        "oauth_grant_id": _grant_error(tenant, data.get("oauth_grant_id")),
         "folders": check.folders_error(data.get("folders") or []),
         "poll_interval": check.poll_interval_error(data.get("poll_interval")),
         "ca_pem": check.ca_error(data.get("ca_pem")),
         **check.inbound_rules_error(data.get("inbound_protocol"), data.get("after_fetch"), data.get("sync_mode"),
                                     data.get("move_to_folder")),
     }
+
+
+def _grant_error(tenant: Tenant, grant_id) -> str | None:
+    """OAuth grants come from the onboarding flow; an id must name one of this tenant's."""
+    from app.oauth.models import OAuthGrant
+
+    if grant_id in (None, ""):
+        return None
+    if not isinstance(grant_id, int) or not 0 < grant_id < 2**31 or db.session.scalar(
+            select(OAuthGrant.id).where(OAuthGrant.tenant_id == tenant.id, OAuthGrant.id == grant_id)) is None:
+        return _("There is no such OAuth grant.")
+    return None
 
 
 def _outbound_errors(tenant: Tenant, data: dict, had_password: bool) -> dict[str, str | None]:
@@ -78,7 +90,8 @@ def _outbound_errors(tenant: Tenant, data: dict, had_password: bool) -> dict[str
         "outbound_port": check.port_error(data.get("outbound_port")),
         "outbound_security": check.security_error(data.get("outbound_security") or "", tenant),
         "outbound_username": None if (data.get("outbound_username") or "").strip() else required,
-        "outbound_password": required if not (had_password or data.get("outbound_password")) else None,
+        "outbound_password": required
+        if not (had_password or data.get("outbound_password") or data.get("oauth_grant_id")) else None,
     }
 
 

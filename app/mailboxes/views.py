@@ -30,8 +30,10 @@ def _edit_page(form: MailboxForm, mailbox: Mailbox | None, status: int = 200):
 
 @bp.route("/")
 def index():
+    from app.oauth.services import connectable_providers
+
     rows = [(m, connections.health(m)) for m in services.mailboxes(g.tenant)]
-    return render_template("mailboxes/index.html", rows=rows)
+    return render_template("mailboxes/index.html", rows=rows, providers=connectable_providers(g.tenant))
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -10,7 +10,7 @@ import pytest
 from tenants.models import Role
 
 SAMPLE_IDS = {"membership_id": 1, "invitation_id": 1, "token_id": 1, "mailbox_id": 1, "alias_id": 1, "queue_id": 1,
-              "job_id": "0" * 32}
+              "job_id": "0" * 32, "provider": "dev"}
 
 
 def tenant_routes(app):
