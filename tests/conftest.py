@@ -18,7 +18,16 @@ from tests.fixtures.database import database_url, drop_pg_database, on_ci
 
 pytest_plugins = ["tests.fixtures.oauth", "tests.fixtures.mailstack", "tests.fixtures.browser"]
 
-TEST_REDIS_URL = os.environ.get("POSTROOM_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+# Three Redis databases per test run (in-process tests, the live server's worker, `make run`'s demo), chosen by
+# pid so that two runs on one machine rarely share one; each test flushes its own.
+_REDIS_BASE = 1 + 3 * (os.getpid() % 5)
+TEST_REDIS_URL = os.environ.get("POSTROOM_TEST_REDIS_URL", f"redis://127.0.0.1:6379/{_REDIS_BASE}")
+
+
+def sibling_redis_url(offset: int) -> str:
+    """Another Redis database next to the tests' own (1: the live server's jobs, 2: the `make run` demo)."""
+    base, _sep, number = TEST_REDIS_URL.rpartition("/")
+    return f"{base}/{(int(number) + offset) % 16}"
 PASSWORD = "correct horse battery"
 _TMP = Path(tempfile.mkdtemp(prefix="postroom-tests-"))
 os.environ["POSTROOM_ENV"] = "testing"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from flask import g, has_request_context
@@ -41,7 +41,7 @@ def diff(before: dict[str, Any], after: dict[str, Any], secrets: frozenset[str] 
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # dates and datetimes
         return value.isoformat()
     if hasattr(value, "value"):  # enums
         return value.value

@@ -49,6 +49,10 @@ def nav_context() -> dict:
     from app.connections.services import failing_mailboxes
     from tenants.resolver import current_role
 
+    from app.oauth.expiry import expiring_apps, expiring_grants
+
     role = current_role()
-    failing = failing_mailboxes(g.tenant) if role is not None and role.at_least(Role.ADMIN) else []
-    return {"nav_sections": sections_for(role), "failing_mailboxes": failing}
+    admin = role is not None and role.at_least(Role.ADMIN)
+    return {"nav_sections": sections_for(role), "failing_mailboxes": failing_mailboxes(g.tenant) if admin else [],
+            "expiring_grants": expiring_grants(g.tenant) if admin else [],
+            "expiring_apps": expiring_apps(g.tenant) if admin else []}

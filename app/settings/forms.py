@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Optional
 
 from app.forms import locale_choices, timezone_choices
@@ -42,3 +42,12 @@ class PreferencesForm(FlaskForm):
 class TokenForm(FlaskForm):
     name = StringField(_l("Token name"), validators=[_REQUIRED],
                        description=_l("What the token is for, e.g. \"CRM integration\"."))
+
+
+class OAuthAppForm(FlaskForm):
+    client_id = StringField(_l("Client ID"))
+    client_secret = PasswordField(_l("Client secret"), description=_l("Leave empty to keep the stored secret."))
+    secret_expires_on = DateField(_l("Secret expires on (optional)"), validators=[Optional()],
+                                  description=_l("Postroom warns you two weeks before."))
+    directory = StringField(_l("Directory (tenant) ID"), description=_l("Microsoft only: your tenant ID or domain; "
+                                                                       "empty for any organization."))

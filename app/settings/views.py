@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, url_for
+from flask import abort, flash, g, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import refresh
 from flask_htmx import make_response
@@ -11,7 +11,7 @@ from app.errors import FieldErrors
 from app.forms import show_field_errors
 from app.members.forms import ConfirmForm
 from app.settings import services
-from app.settings.forms import PreferencesForm, TenantForm, TokenForm
+from app.settings.forms import OAuthAppForm, PreferencesForm, TenantForm, TokenForm
 from app.tokens import services as tokens
 from app.tokens.models import ApiToken
 from tenants.models import Role
@@ -111,3 +111,54 @@ def revoke_token(token_id: int):
         tokens.revoke_token(ApiToken.get_by_id_and_tenant(token_id, g.tenant))
         flash(_("The token was revoked; requests using it are refused from now on."), "info")
     return redirect(url_for("settings.list_tokens"))
+
+
+def _apps_page(forms: dict | None = None, status: int = 200):
+    from app.oauth.apps import PROVIDERS, apps
+
+    saved = apps(g.tenant)
+    forms = forms or {}
+    for provider in PROVIDERS:
+        if provider not in forms:
+            app = saved.get(provider)
+            forms[provider] = OAuthAppForm(prefix=provider, obj=app, formdata=None)
+    html = render_template("settings/oauth_apps.html", forms=forms, saved=saved, confirm=ConfirmForm())
+    return make_response(html, status, replace_url=url_for("settings.oauth_apps"))
+
+
+@bp.route("/oauth-apps")
+@require_role(Role.ADMIN)
+def oauth_apps():
+    return _apps_page()
+
+
+@bp.route("/oauth-apps/<provider>", methods=["POST"])
+@require_role(Role.ADMIN)
+def save_oauth_app(provider: str):
+    from app.oauth.apps import save_app
+
+    form = OAuthAppForm(prefix=provider)
+    if form.validate_on_submit():
+        try:
+            save_app(g.tenant, provider, client_id=form.client_id.data or "", client_secret=form.client_secret.data,
+                     secret_expires_on=form.secret_expires_on.data, directory=form.directory.data)
+        except FieldErrors as error:
+            show_field_errors(form, error)
+        else:
+            flash(_("Saved. New connections through this provider use your app."), "success")
+            return redirect(url_for("settings.oauth_apps"))
+    return _apps_page({provider: form}, 422)
+
+
+@bp.route("/oauth-apps/<provider>/delete", methods=["POST"])
+@require_role(Role.ADMIN)
+def delete_oauth_app(provider: str):
+    from app.oauth.apps import apps, delete_app
+
+    app = apps(g.tenant).get(provider)
+    if app is None:
+        abort(404)
+    if ConfirmForm().validate_on_submit():
+        delete_app(app)
+        flash(_("Removed. New connections use Postroom's own app."), "info")
+    return redirect(url_for("settings.oauth_apps"))

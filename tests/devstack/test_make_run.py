@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from scripts.devstack.ports import free_port
+from tests.conftest import sibling_redis_url
 from tests.fixtures.database import on_ci
 
 
@@ -42,7 +43,7 @@ def test_demo_starts_logs_in_and_stops_cleanly(tmp_path, redis_url):
         pytest.skip("Dovecot is not installed (scripts/install-system-deps.sh)")
     port = free_port()
     env = {**os.environ, "POSTROOM_PORT": str(port), "POSTROOM_INSTANCE_PATH": str(tmp_path / "instance"),
-           "POSTROOM_REDIS_URL": redis_url.rsplit("/", 1)[0] + "/12", "POSTROOM_ENV": "development",
+           "POSTROOM_REDIS_URL": sibling_redis_url(2), "POSTROOM_ENV": "development",
            "POSTROOM_DATABASE_URL": "", "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen([sys.executable, "-m", "scripts.devstack.run"], env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
