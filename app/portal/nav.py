@@ -47,9 +47,8 @@ def nav_context() -> dict:
     from flask import g
 
     from app.connections.services import failing_mailboxes
-    from tenants.resolver import current_role
-
     from app.oauth.expiry import expiring_apps, expiring_grants
+    from tenants.resolver import current_role
 
     role = current_role()
     admin = role is not None and role.at_least(Role.ADMIN)

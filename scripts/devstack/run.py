@@ -27,6 +27,13 @@ def _env(stack: MailStack) -> dict[str, str]:
     env.setdefault("POSTROOM_BASE_URL", f"http://127.0.0.1:{WEB_PORT}")
     env["POSTROOM_INSTANCE_PATH"] = str(INSTANCE)
     env["POSTROOM_REDIS_URL"] = stack.redis_url
+    info = stack.extra  # the stack's dev OAuth provider stands in for Google/Microsoft
+    env.update({"POSTROOM_OAUTH_DEV_URL": info["oauth"]["url"],
+                "POSTROOM_OAUTH_DEV_CLIENT_ID": info["oauth"]["client_id"],
+                "POSTROOM_OAUTH_DEV_CLIENT_SECRET": info["oauth"]["client_secret"],
+                "POSTROOM_OAUTH_DEV_IMAP": f"{info['imap']['host']}:{info['imap']['tls_port']}",
+                "POSTROOM_OAUTH_DEV_SMTP": f"{info['smtp']['host']}:{info['smtp']['port']}",
+                "POSTROOM_OAUTH_DEV_CA_FILE": info["ca_file"]})
     return env
 
 
@@ -72,7 +79,8 @@ def _banner(stack: MailStack, password: str) -> str:
         f"  Demo mailbox:  {DEMO_MAILBOX} / {info['demo_mailbox']['password']}  "
         f"(IMAP 127.0.0.1:{info['imap']['port']}, IMAPS :{info['imap']['tls_port']}, "
         f"POP3 :{info['pop3']['port']}, SMTP :{info['smtp']['port']})",
-        f"  OAuth (dev):   {info['oauth']['url']}",
+        f"  OAuth (dev):   {info['oauth']['url']}  — try Mailboxes → Connect, signing in as "
+        f"{info['oauth_demo_mailbox']['address']} / {info['oauth_demo_mailbox']['password']}",
         f"  Stack details: {INSTANCE / 'devstack.json'}",
         "Press Ctrl-C to stop everything.", ""])
 

@@ -24,6 +24,7 @@ from scripts.devstack.smtp import SmtpServer
 PREFERRED_PORTS = {"oauth": 18080, "smtp": 12525, "imap": 14300, "imaps": 14993, "pop3": 11000, "pop3s": 11995}
 DEV_CLIENT_ID = "postroom-dev"
 DEMO_MAILBOX = "support@demo.test"
+OAUTH_DEMO_MAILBOX = "oauth@demo.test"  # for trying "Connect a dev provider mailbox" in the demo
 
 
 def _port(name: str) -> int:
@@ -63,7 +64,7 @@ class MailStack:
         self.mailbox_password = _secret(state / "mailbox_password")
         self.client_secret = _secret(state / "oauth_client_secret")
         introspection_secret = _secret(state / "introspection_secret")
-        users = {DEMO_MAILBOX: self.mailbox_password}
+        users = {DEMO_MAILBOX: self.mailbox_password, OAUTH_DEMO_MAILBOX: self.mailbox_password}
         self.provider = ProviderServer(
             port=_port("oauth"), db_uri=f"sqlite:///{state / 'oauth.sqlite3'}", users=users,
             introspection_secret=introspection_secret,
@@ -74,7 +75,8 @@ class MailStack:
         introspection = _with_credentials(self.provider.introspection_url, "dovecot", introspection_secret)
         self.dovecot = Dovecot(_dovecot_state_dir(self.instance), introspection_url=introspection,
                                ports={n: _port(n) for n in ("imap", "imaps", "pop3", "pop3s")}).start()
-        self.dovecot.add_user(DEMO_MAILBOX, self.mailbox_password)
+        for user, password in users.items():
+            self.dovecot.add_user(user, password)
         self.smtp = SmtpServer(port=_port("smtp"), users=dict(users), introspection_url=introspection,
                                cert=self.dovecot.state_dir / "certs" / "server.pem",
                                key=self.dovecot.state_dir / "certs" / "server-key.pem",
@@ -92,6 +94,7 @@ class MailStack:
             "smtp": {"host": "127.0.0.1", "port": self.smtp.port, "starttls": True},
             "ca_file": str(self.dovecot.ca_path),
             "demo_mailbox": {"address": DEMO_MAILBOX, "password": self.mailbox_password},
+            "oauth_demo_mailbox": {"address": OAUTH_DEMO_MAILBOX, "password": self.mailbox_password},
             "sent_mail_dir": str(state / "sent-mail"),
         }
         path = self.instance / "devstack.json"

@@ -60,6 +60,7 @@ def test_demo_starts_logs_in_and_stops_cleanly(tmp_path, redis_url):
         assert (tmp_path / "instance" / "devstack.json").exists()
         mailboxes = session.get(f"http://127.0.0.1:{port}/t/demo/mailboxes/", timeout=5).text
         assert "support@demo.test" in mailboxes
+        assert 'id="connect-dev"' in mailboxes  # the stack's OAuth provider is offered for onboarding
         _wait_for_passed_test(session, port)
     finally:
         os.killpg(process.pid, signal.SIGINT)

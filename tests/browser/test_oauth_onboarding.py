@@ -1,0 +1,191 @@
+"""In Chromium: connect a mailbox through the dev OAuth provider's real consent page, keep it working while its
+tokens rotate, lose it to refresh-token reuse detection and re-connect it from the banner; and a refused consent.
+
+Everything runs against the session's live server and live worker (committed data), so every test uses its own
+tenant and its own provider user (who is also a Dovecot and SMTP user, so XOAUTH2 logins map to a mailbox).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "a long passphrase 42"
+TEST_TIMEOUT = 20_000
+STEPS_OK = ("inbound-login", "inbound-folder", "outbound-auth")
+
+
+def _sign_up(page: Page) -> str:
+    slug = f"oa-{uuid.uuid4().hex[:8]}"
+    page.goto("/signup")
+    page.fill("input[name=tenant_name]", "OAuth Co")
+    page.fill("input[name=slug]", slug)
+    page.fill("input[name=name]", "Olga Admin")
+    page.fill("input[name=email]", f"{slug}@example.test")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**/t/{slug}/")
+    return slug
+
+
+@pytest.fixture
+def provider_user(oauth_user_factory, dovecot, smtp_server) -> tuple[str, str]:
+    """A fresh user at the provider whose e-mail address is also a mailbox in Dovecot and the SMTP server."""
+    username, password = oauth_user_factory()
+    dovecot.add_user(username, password)
+    smtp_server.users[username] = password
+    return username, password
+
+
+def _at_provider(page: Page, oauth_provider) -> None:
+    try:
+        page.wait_for_url(re.compile("^" + re.escape(oauth_provider.authorize_url) + r"\?"))
+    except PlaywrightTimeoutError:  # e.g. the browser refused to follow the redirect: say why
+        pytest.fail(f"never reached the provider's consent page (at {page.url}); console: {page.console_errors}")
+    expect(page.locator("#title")).to_have_text("Authorize Postroom (dev)")
+    expect(page.locator("#scope")).to_have_text("openid email offline_access imap smtp")
+
+
+def _sign_in_at_provider(page: Page, oauth_provider, username: str, password: str, decision: str = "allow") -> None:
+    _at_provider(page, oauth_provider)
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click(f"#{decision}")
+
+
+def _start_connect(page: Page, slug: str) -> None:
+    page.click("nav.sidebar >> text=Mailboxes")
+    page.wait_for_url(f"**/t/{slug}/mailboxes/")
+    page.click("#connect-dev")
+
+
+def _expect_test_passed(page: Page) -> None:
+    expect(page.locator("#test-status")).to_have_text("Passed", timeout=TEST_TIMEOUT)
+    for step in STEPS_OK:
+        expect(page.locator(f'li.step-ok[data-step="{step}"]')).to_be_visible()
+    expect(page.locator("li.step-failed")).to_have_count(0)
+
+
+def _onboard(page: Page, oauth_provider, user: tuple[str, str]) -> tuple[str, int]:
+    """Sign up, connect the dev provider mailbox of ``user``, and wait for its first test to pass."""
+    slug = _sign_up(page)
+    _start_connect(page, slug)
+    _sign_in_at_provider(page, oauth_provider, *user)
+    page.wait_for_url(re.compile(rf"/t/{slug}/mailboxes/(\d+)\?test=[0-9a-f]+$"))
+    mailbox_id = int(re.search(r"/mailboxes/(\d+)", page.url).group(1))
+    expect(page.locator("h1")).to_contain_text(user[0])
+    expect(page.get_by_text(f"{user[0]} is connected. Its connection test is running.")).to_be_visible()
+    _expect_test_passed(page)
+    return slug, mailbox_id
+
+
+def _grant(live_server, mailbox_id: int):
+    """The mailbox's grant as stored (tokens decrypted by the model), read in its own app context."""
+    from app.extensions import db
+    from app.mailboxes.models import Mailbox
+    from app.oauth.models import OAuthGrant
+
+    with live_server.app.app_context():
+        mailbox = db.session.get(Mailbox, mailbox_id)
+        grant = db.session.get(OAuthGrant, mailbox.oauth_grant_id)
+        db.session.expunge(grant)
+        return grant
+
+
+def _expire_access_token(live_server, mailbox_id: int) -> None:
+    """Make the stored access token look expired, so the next use must refresh first."""
+    from app.extensions import db
+    from app.mailboxes.models import Mailbox
+    from app.oauth.models import OAuthGrant
+    from tenants.models import utcnow
+
+    with live_server.app.app_context():
+        mailbox = db.session.get(Mailbox, mailbox_id)
+        grant = db.session.get(OAuthGrant, mailbox.oauth_grant_id)
+        grant.access_expires_at = utcnow() - timedelta(minutes=5)
+        db.session.commit()
+
+
+def _refreshes(oauth_provider, live_server) -> int:
+    return oauth_provider.stats(live_server.app.config["OAUTH_DEV_CLIENT_ID"]).get("refresh_token", 0)
+
+
+def test_onboard_through_the_providers_consent_page(page: Page, live_worker, oauth_provider, provider_user):
+    username, password = provider_user
+    _onboard(page, oauth_provider, provider_user)
+    expect(page.locator(".page-head .badge")).to_have_text("Active")
+    expect(page.locator("#reconnect")).to_be_visible()
+    assert password not in page.content()
+
+    page.click("nav.sidebar >> text=Mailboxes")
+    rows = page.locator("table tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(username)
+    assert page.console_errors == []
+
+
+def test_tokens_rotate_then_reuse_detection_forces_a_reconnect(page: Page, live_worker, live_server, oauth_provider,
+                                                               provider_user):
+    username, password = provider_user
+    slug, mailbox_id = _onboard(page, oauth_provider, provider_user)
+    before = _grant(live_server, mailbox_id)
+    assert before.refresh_token and before.access_token
+
+    # The access token has expired: "Test connection" must refresh it (exactly once) and still pass.
+    _expire_access_token(live_server, mailbox_id)
+    refreshes = _refreshes(oauth_provider, live_server)
+    page.click("#run-test")
+    _expect_test_passed(page)
+    assert _refreshes(oauth_provider, live_server) == refreshes + 1
+    after = _grant(live_server, mailbox_id)
+    assert after.id == before.id
+    assert after.refresh_token and after.refresh_token != before.refresh_token
+    assert after.access_token != before.access_token
+    assert after.last_refresh_at is not None and after.last_error is None
+
+    # The rotated-out refresh token is dead; presenting it looks like theft and revokes the whole family.
+    reused = oauth_provider.refresh(before.refresh_token)
+    assert reused.status_code == 400
+    assert reused.json()["error"] == "invalid_grant"
+
+    # The next refresh is refused too: the mailbox needs a re-connect, and the banner says so.
+    _expire_access_token(live_server, mailbox_id)
+    page.click("#run-test")
+    expect(page.locator("#test-status")).to_have_text("Failed", timeout=TEST_TIMEOUT)
+    expect(page.locator('li.step-failed[data-step="inbound-token"]')).to_contain_text("oauth_reauth")
+    page.reload()
+    banner = page.locator("#mailbox-banner")
+    expect(banner).to_contain_text(f"{username} needs to be re-connected")
+    expect(page.locator(".page-head .badge")).to_have_text("Needs re-connect")
+
+    page.click(f"#banner-reconnect-{mailbox_id}")
+    _sign_in_at_provider(page, oauth_provider, username, password)
+    page.wait_for_url(re.compile(rf"/t/{slug}/mailboxes/{mailbox_id}\?test=[0-9a-f]+$"))
+    _expect_test_passed(page)
+    expect(page.locator(".page-head .badge")).to_have_text("Active")
+    expect(page.locator("#mailbox-banner")).to_have_count(0)
+    reconnected = _grant(live_server, mailbox_id)
+    assert reconnected.id != before.id and reconnected.status.value == "active"
+    assert password not in page.content()
+    assert page.console_errors == []
+
+
+def test_denied_consent_connects_nothing(page: Page, live_worker, oauth_provider, provider_user):
+    slug = _sign_up(page)
+    _start_connect(page, slug)
+    _sign_in_at_provider(page, oauth_provider, *provider_user, decision="deny")
+    page.wait_for_url("**/oauth/callback?**")
+    expect(page.locator("h1")).to_have_text("Mailbox not connected")
+    expect(page.locator("#oauth-error")).to_contain_text("Access was not granted")
+
+    page.goto(f"/t/{slug}/mailboxes/")
+    expect(page.get_by_text("No mailboxes yet.")).to_be_visible()
+    expect(page.locator("table tbody tr")).to_have_count(0)
+    assert page.console_errors == []
