@@ -67,8 +67,8 @@ def test_onboarding_stores_an_encrypted_grant_and_the_mailbox_passes_its_xoauth2
     assert all(step["ok"] for step in test.steps)
     assert dev_oauth.stats() == {"authorization_code": 1}  # the token was fresh: no refresh
 
-    page = client_page = dev_oauth.http.get(f"/t/acme/mailboxes/{mailbox.id}").get_data(as_text=True)
-    assert 'id="reconnect"' in client_page and "Re-connect" in page
+    page = dev_oauth.http.get(f"/t/acme/mailboxes/{mailbox.id}").get_data(as_text=True)
+    assert 'id="reconnect"' in page and "Re-connect" in page
     assert grant.access_token not in page and grant.refresh_token not in page
 
 
