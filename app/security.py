@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask
 
 from app.extensions import talisman
@@ -20,13 +22,22 @@ CSP = {
 }
 
 
+def _sign_in_origins(app: Flask) -> list[str]:
+    """The OAuth providers' authorize origins: "Connect a mailbox" is a form whose answer redirects there."""
+    from app.oauth.providers import GOOGLE, MICROSOFT
+
+    urls = [GOOGLE.authorize_url, MICROSOFT.authorize_url, app.config.get("OAUTH_DEV_URL") or ""]
+    return sorted({f"{u.scheme}://{u.netloc}" for u in map(urlsplit, urls) if u.scheme and u.netloc})
+
+
 def init_security(app: Flask) -> None:
+    csp = {**CSP, "form-action": " ".join(["'self'", *_sign_in_origins(app)])}
     talisman.init_app(
         app,
         force_https=app.config["FORCE_HTTPS"],
         strict_transport_security=app.config["FORCE_HTTPS"],
         session_cookie_secure=app.config["SESSION_COOKIE_SECURE"],
-        content_security_policy=CSP,
+        content_security_policy=csp,
         referrer_policy="same-origin",
         frame_options="DENY",
         permissions_policy={"geolocation": "()", "camera": "()", "microphone": "()"},

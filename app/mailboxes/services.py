@@ -188,9 +188,16 @@ def resume_mailbox(mailbox: Mailbox) -> None:
 
 
 def delete_mailbox(mailbox: Mailbox) -> None:
+    """Delete the mailbox; its OAuth grant, if any, is revoked at the provider and forgotten too."""
+    from app.oauth.models import OAuthGrant
+    from app.oauth.services import retire_grant
+
     tenant = db.session.get(Tenant, mailbox.tenant_id)
     record(tenant, "mailbox.deleted", object_type="mailbox", object_id=mailbox.id, label=mailbox.address)
+    grant = db.session.get(OAuthGrant, mailbox.oauth_grant_id) if mailbox.oauth_grant_id else None
     db.session.delete(mailbox)
+    if grant is not None:
+        retire_grant(grant)
     db.session.commit()
 
 

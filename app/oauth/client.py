@@ -72,9 +72,10 @@ def id_token_claims(id_token: str | None) -> dict:
         return {}
     payload = id_token.split(".")[1]
     try:
-        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (ValueError, json.JSONDecodeError):
         return {}
+    return claims if isinstance(claims, dict) else {}  # a JWT's claims are a JSON object (RFC 7519 §7.2)
 
 
 def _checked(provider: Provider):

@@ -34,10 +34,13 @@ def grant_failed(grant: OAuthGrant, failure: OAuthFailure) -> None:
         db.session.add(ConnectionLog(tenant_id=tenant.id, mailbox_id=mailbox.id, kind=ConnectionKind.TOKEN,
                                      direction="inbound", duration_ms=0.0, ok=False, category=failure.kind,
                                      step="refresh", server_response=failure.cause[:2000]))
-        if mailbox.status != MailboxStatus.REAUTH_REQUIRED:
-            record(tenant, "mailbox.reauth_required", object_type="mailbox", object_id=mailbox.id,
-                   label=mailbox.address, changes={"status": [mailbox.status.value, "reauth_required"],
+        # A refused grant needs its owner to sign in again; a refused client needs whoever owns the app (no
+        # re-connect can help), so the mailbox shows as failing with that cause instead.
+        status = MailboxStatus.REAUTH_REQUIRED if failure.kind == "invalid_grant" else MailboxStatus.FAILING
+        if mailbox.status != status:
+            record(tenant, f"mailbox.{status.value}", object_type="mailbox", object_id=mailbox.id,
+                   label=mailbox.address, changes={"status": [mailbox.status.value, status.value],
                                                    "cause": failure.cause})
-            mailbox.status = MailboxStatus.REAUTH_REQUIRED
+            mailbox.status = status
             mailbox.last_failure_category = failure.kind
     db.session.commit()

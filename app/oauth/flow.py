@@ -102,10 +102,14 @@ def complete(args: dict) -> Authorized:
                                       code_verifier=flow["verifier"])
     except OAuthFailure as failure:
         raise FlowError(_("The provider did not issue tokens: %(cause)s", cause=failure.cause)) from None
+    problem = None
     if tokens.id_claims and tokens.id_claims.get("nonce") != flow["nonce"]:
-        raise FlowError(_("The sign-in answer does not belong to this request. Nothing was saved."))
+        problem = _("The sign-in answer does not belong to this request. Nothing was saved.")
     email = (tokens.id_claims.get("email") or tokens.id_claims.get("preferred_username")
              or client.userinfo_email(provider, tokens.access_token))
-    if not email:
-        raise FlowError(_("The provider did not tell which mailbox was signed in. Nothing was saved."))
+    if problem is None and not email:
+        problem = _("The provider did not tell which mailbox was signed in. Nothing was saved.")
+    if problem is not None:
+        client.revoke(provider, credentials, tokens.refresh_token or tokens.access_token)
+        raise FlowError(problem)
     return Authorized(tenant, provider, tokens, email.lower(), flow["mailbox_id"], flow["app_id"], flow["directory"])

@@ -11,7 +11,7 @@ from app.mailboxes.models import Mailbox, MailboxStatus, OutboundMode
 from app.mailboxes.services import create_mailbox
 from app.oauth.flow import Authorized, FlowError
 from app.oauth.models import OAuthGrant
-from app.oauth.services import record_grant_event
+from app.oauth.services import credentials_for, discard_tokens, record_grant_event, retire_grant
 from tenants.models import utcnow
 
 
@@ -42,7 +42,20 @@ def _check_scopes(auth: Authorized) -> bool:
 
 
 def connect(auth: Authorized) -> tuple[Mailbox, list[str]]:
-    """Store the grant and create or re-connect the mailbox; returns it with warnings for the admin."""
+    """Store the grant and create or re-connect the mailbox; returns it with warnings for the admin.
+
+    When it refuses (``FlowError``), the tokens just issued are revoked at the provider: nothing is kept anywhere.
+    """
+    try:
+        return _connect(auth)
+    except FlowError:
+        db.session.rollback()
+        discard_tokens(auth.provider, credentials_for(auth.tenant, auth.provider, auth.app_id),
+                       auth.tokens.refresh_token, auth.tokens.access_token)
+        raise
+
+
+def _connect(auth: Authorized) -> tuple[Mailbox, list[str]]:
     can_send = _check_scopes(auth)
     warnings = [] if can_send else [_("Sending was not granted (SMTP): replies cannot go out through this "
                                       "mailbox until you connect again and allow it.")]
@@ -61,7 +74,6 @@ def connect(auth: Authorized) -> tuple[Mailbox, list[str]]:
     try:
         mailbox = create_mailbox(auth.tenant, settings)
     except FieldErrors as error:
-        db.session.rollback()
         raise FlowError(next(iter(error.errors.values()))) from None
     record_grant_event(grant, "oauth.connected", {"provider": [None, provider.key], "scopes": [None, grant.scopes]})
     db.session.commit()
@@ -81,7 +93,7 @@ def _reconnect(auth: Authorized, can_send: bool) -> Mailbox:
     if not can_send:
         mailbox.outbound_mode = OutboundMode.NONE
     if old_grant_id is not None and (old := db.session.get(OAuthGrant, old_grant_id)) is not None:
-        db.session.delete(old)
+        retire_grant(old)
     record(auth.tenant, "mailbox.reconnected", object_type="mailbox", object_id=mailbox.id, label=mailbox.address,
            changes={"status": [previous.value, "active"], "oauth_grant": "changed"})
     db.session.commit()

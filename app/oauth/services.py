@@ -79,6 +79,11 @@ def refresh_grant(grant: OAuthGrant, margin: timedelta | None = None) -> bool:
     """
     margin = timedelta(seconds=current_app.config["OAUTH_REFRESH_MARGIN"]) if margin is None else margin
     lock = get_redis().lock(f"oauth:grant:{grant.id}:refresh", timeout=LOCK_TIMEOUT, blocking_timeout=LOCK_WAIT)
+    # End the caller's transaction before waiting, and touch nothing (not even ``grant.id``, expired by the commit)
+    # until the re-read: that must start a new transaction. SQLite (and PostgreSQL under REPEATABLE READ) keeps a
+    # transaction's first snapshot, so re-reading inside an older one returns the refresh token another worker just
+    # rotated away, and redeeming that again revokes the whole token family. It also frees the connection meanwhile.
+    db.session.commit()
     if not lock.acquire():
         raise OAuthFailure("transient", "another worker is still refreshing this grant")
     try:
@@ -148,3 +153,20 @@ def raise_operator_alert(kind: str, key: str, message: str) -> None:
 def record_grant_event(grant: OAuthGrant, action: str, changes: dict | None = None) -> None:
     tenant = db.session.get(Tenant, grant.tenant_id)
     record(tenant, action, object_type="oauth_grant", object_id=grant.id, label=grant.email, changes=changes)
+
+
+def discard_tokens(provider: Provider, credentials: ClientCredentials, *tokens: str | None) -> None:
+    """Revoke tokens we will not keep (a refused onboarding, a replaced or retired grant), best effort."""
+    for token in tokens:
+        if token:
+            client.revoke(provider, credentials, token)
+
+
+def retire_grant(grant: OAuthGrant) -> None:
+    """Revoke the grant at its provider (best effort) and forget it; the caller commits."""
+    provider = get_provider(grant.provider)
+    tenant = db.session.get(Tenant, grant.tenant_id)
+    credentials = credentials_for(tenant, provider, grant.app_id) if provider else None
+    if provider is not None and credentials is not None:
+        discard_tokens(provider.endpoints_for(grant.directory), credentials, grant.refresh_token, grant.access_token)
+    db.session.delete(grant)

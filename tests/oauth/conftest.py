@@ -4,7 +4,7 @@
   database, so tests with committed data (threads) can use it;
 - ``dev_oauth``: ``dev_config`` plus a fresh mail user (provider + Dovecot + SMTP) and the browser-less flow:
   ``dev_oauth.connect()`` posts "Connect", fills the provider's real form with ``requests`` and calls the callback;
-- ``acme``: tenant ``acme`` with its owner logged in.
+- ``acme``: tenant ``acme`` with its owner logged in; ``run_jobs``: queued jobs run in-process (RQ SimpleWorker).
 """
 
 from __future__ import annotations
@@ -148,3 +148,17 @@ def acme(create_tenant, login):
     tenant = create_tenant("acme")
     login(tenant.owner)
     return tenant
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Run every queued job of a region in-process, as ``flask worker --burst`` would (as tests/mailboxes does)."""
+    from rq import SimpleWorker
+
+    from tenants.regions import get_region
+    from worker.cli import build_worker
+
+    def run(region: str = "default") -> None:
+        build_worker(get_region(region), ["poll", "default"], worker_class=SimpleWorker).work(burst=True)
+
+    return run

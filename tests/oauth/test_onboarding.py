@@ -138,14 +138,18 @@ def test_without_the_smtp_scope_the_mailbox_only_receives_and_the_admin_is_warne
 
 def test_without_the_imap_scope_nothing_is_stored(db, acme, dev_oauth):
     dev_oauth.use_client(scope="openid email offline_access smtp")
+    revocations = dev_oauth.provider.stats().get("revocation_requests", 0)
     response = dev_oauth.connect()
     assert response.status_code == 400
     assert "did not grant access to the mailbox (IMAP)" in response.get_data(as_text=True)
     _nothing_stored(db)
+    # the tokens issued for the refused sign-in were revoked at the provider: nothing is kept anywhere
+    assert dev_oauth.provider.stats()["revocation_requests"] == revocations + 2
 
 
 @pytest.mark.parametrize("path", ["/t/acme/mailboxes/connect/nope", "/t/acme/mailboxes/connect/google"])
-def test_unconfigured_providers_are_refused_with_a_message(db, acme, dev_oauth, path):
+def test_unconfigured_providers_are_refused_with_a_message(db, app, acme, dev_oauth, monkeypatch, path):
+    monkeypatch.delitem(app.config, "OAUTH_GOOGLE_CLIENT_ID", raising=False)
     response = dev_oauth.http.post(path)
     assert response.status_code == 302 and response.headers["Location"].endswith("/t/acme/mailboxes/")
     page = dev_oauth.http.get(response.headers["Location"]).get_data(as_text=True)
