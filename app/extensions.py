@@ -13,7 +13,6 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from flask_talisman import Talisman
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import DateTime, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Engine
@@ -57,7 +56,6 @@ login_manager = LoginManager()
 babel = Babel()
 csrf = CSRFProtect()
 htmx = HTMX()
-talisman = Talisman()
 limiter = Limiter(key_func=get_remote_address)
 
 

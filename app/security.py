@@ -5,8 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Flask
-
-from app.extensions import talisman
+from flask_talisman import Talisman
 
 CSP = {
     "default-src": "'self'",
@@ -32,7 +31,8 @@ def _sign_in_origins(app: Flask) -> list[str]:
 
 def init_security(app: Flask) -> None:
     csp = {**CSP, "form-action": " ".join(["'self'", *_sign_in_origins(app)])}
-    talisman.init_app(
+    # One Talisman per app: it keeps its policy on itself, so a shared instance would give every app the last one's.
+    app.extensions["talisman"] = Talisman(
         app,
         force_https=app.config["FORCE_HTTPS"],
         strict_transport_security=app.config["FORCE_HTTPS"],

@@ -12,13 +12,19 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+
+class ConsentPageNotReached(AssertionError):
+    """Clicking "Connect …" / "Re-connect" did not take the browser to the provider's consent page."""
+
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "a long passphrase 42"
 TEST_TIMEOUT = 20_000
+BAD_REQUEST = "Failed to load resource: the server responded with a status of 400 (BAD REQUEST)"
 STEPS_OK = ("inbound-login", "inbound-folder", "outbound-auth")
 
 
@@ -35,6 +41,14 @@ def _sign_up(page: Page) -> str:
     return slug
 
 
+@pytest.fixture(autouse=True)
+def console_sources(page: Page) -> list[tuple[str, str]]:
+    """Console errors with the URL of the page or resource that caused them (the fixture records bare text)."""
+    sources: list[tuple[str, str]] = []
+    page.on("console", lambda m: sources.append((m.text, m.location.get("url", ""))) if m.type == "error" else None)
+    return sources
+
+
 @pytest.fixture
 def provider_user(oauth_user_factory, dovecot, smtp_server) -> tuple[str, str]:
     """A fresh user at the provider whose e-mail address is also a mailbox in Dovecot and the SMTP server."""
@@ -46,9 +60,10 @@ def provider_user(oauth_user_factory, dovecot, smtp_server) -> tuple[str, str]:
 
 def _at_provider(page: Page, oauth_provider) -> None:
     try:
-        page.wait_for_url(re.compile("^" + re.escape(oauth_provider.authorize_url) + r"\?"))
-    except PlaywrightTimeoutError:  # e.g. the browser refused to follow the redirect: say why
-        pytest.fail(f"never reached the provider's consent page (at {page.url}); console: {page.console_errors}")
+        page.wait_for_url(re.compile("^" + re.escape(oauth_provider.authorize_url) + r"\?"), timeout=5_000)
+    except PlaywrightError:
+        page.wait_for_timeout(500)  # the CSP report reaches the console a moment after the blocked request
+        raise ConsentPageNotReached(f"still at {page.url}; console: {page.console_errors}") from None
     expect(page.locator("#title")).to_have_text("Authorize Postroom (dev)")
     expect(page.locator("#scope")).to_have_text("openid email offline_access imap smtp")
 
@@ -86,6 +101,23 @@ def _onboard(page: Page, oauth_provider, user: tuple[str, str]) -> tuple[str, in
     return slug, mailbox_id
 
 
+def _run_test(page: Page) -> None:
+    """Click "Test connection" and wait until the page shows that new test (not the previous one's result)."""
+    previous = page.url
+    page.click("#run-test")
+    page.wait_for_url(lambda url: re.search(r"\?test=[0-9a-f]+$", url) is not None and url != previous)
+
+
+def _assert_console_clean(page: Page, sources: list[tuple[str, str]], oauth_provider, *expected: str) -> None:
+    """No console error on Postroom's pages besides ``expected``; the dev provider's page (not ours) has no
+    favicon, so Chromium's 404 for it is not held against Postroom."""
+    errors = list(page.console_errors)
+    for text, url in sources:
+        if url == f"{oauth_provider.url}/favicon.ico":
+            errors.remove(text)
+    assert errors == list(expected), sources
+
+
 def _grant(live_server, mailbox_id: int):
     """The mailbox's grant as stored (tokens decrypted by the model), read in its own app context."""
     from app.extensions import db
@@ -117,7 +149,8 @@ def _refreshes(oauth_provider, live_server) -> int:
     return oauth_provider.stats(live_server.app.config["OAUTH_DEV_CLIENT_ID"]).get("refresh_token", 0)
 
 
-def test_onboard_through_the_providers_consent_page(page: Page, live_worker, oauth_provider, provider_user):
+def test_onboard_through_the_providers_consent_page(page: Page, live_worker, oauth_provider, provider_user,
+                                                    console_sources):
     username, password = provider_user
     _onboard(page, oauth_provider, provider_user)
     expect(page.locator(".page-head .badge")).to_have_text("Active")
@@ -128,11 +161,11 @@ def test_onboard_through_the_providers_consent_page(page: Page, live_worker, oau
     rows = page.locator("table tbody tr")
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(username)
-    assert page.console_errors == []
+    _assert_console_clean(page, console_sources, oauth_provider)
 
 
 def test_tokens_rotate_then_reuse_detection_forces_a_reconnect(page: Page, live_worker, live_server, oauth_provider,
-                                                               provider_user):
+                                                               provider_user, console_sources):
     username, password = provider_user
     slug, mailbox_id = _onboard(page, oauth_provider, provider_user)
     before = _grant(live_server, mailbox_id)
@@ -141,7 +174,7 @@ def test_tokens_rotate_then_reuse_detection_forces_a_reconnect(page: Page, live_
     # The access token has expired: "Test connection" must refresh it (exactly once) and still pass.
     _expire_access_token(live_server, mailbox_id)
     refreshes = _refreshes(oauth_provider, live_server)
-    page.click("#run-test")
+    _run_test(page)
     _expect_test_passed(page)
     assert _refreshes(oauth_provider, live_server) == refreshes + 1
     after = _grant(live_server, mailbox_id)
@@ -157,7 +190,7 @@ def test_tokens_rotate_then_reuse_detection_forces_a_reconnect(page: Page, live_
 
     # The next refresh is refused too: the mailbox needs a re-connect, and the banner says so.
     _expire_access_token(live_server, mailbox_id)
-    page.click("#run-test")
+    _run_test(page)
     expect(page.locator("#test-status")).to_have_text("Failed", timeout=TEST_TIMEOUT)
     expect(page.locator('li.step-failed[data-step="inbound-token"]')).to_contain_text("oauth_reauth")
     page.reload()
@@ -174,10 +207,11 @@ def test_tokens_rotate_then_reuse_detection_forces_a_reconnect(page: Page, live_
     reconnected = _grant(live_server, mailbox_id)
     assert reconnected.id != before.id and reconnected.status.value == "active"
     assert password not in page.content()
-    assert page.console_errors == []
+    _assert_console_clean(page, console_sources, oauth_provider)
 
 
-def test_denied_consent_connects_nothing(page: Page, live_worker, oauth_provider, provider_user):
+def test_denied_consent_connects_nothing(page: Page, live_worker, live_server, oauth_provider, provider_user,
+                                         console_sources):
     slug = _sign_up(page)
     _start_connect(page, slug)
     _sign_in_at_provider(page, oauth_provider, *provider_user, decision="deny")
@@ -188,4 +222,8 @@ def test_denied_consent_connects_nothing(page: Page, live_worker, oauth_provider
     page.goto(f"/t/{slug}/mailboxes/")
     expect(page.get_by_text("No mailboxes yet.")).to_be_visible()
     expect(page.locator("table tbody tr")).to_have_count(0)
-    assert page.console_errors == []
+    # The failure page is served with status 400 (on purpose, see tests/oauth/test_onboarding.py), which Chromium
+    # reports for the document itself; that is the only console error allowed.
+    callback = [(text, url) for text, url in console_sources if url.startswith(f"{live_server.url}/oauth/callback?")]
+    assert [text for text, _url in callback] == [BAD_REQUEST]
+    _assert_console_clean(page, console_sources, oauth_provider, BAD_REQUEST)

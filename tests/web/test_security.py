@@ -51,3 +51,11 @@ def test_production_defaults_are_secure(tmp_path):
                           "POSTROOM_ENCRYPTION_KEYS": "x", "POSTROOM_INSTANCE_PATH": str(tmp_path)})
     assert config["SESSION_COOKIE_SECURE"] and config["REMEMBER_COOKIE_SECURE"] and config["FORCE_HTTPS"]
     assert config["ALLOW_PRIVATE_HOSTS"] is False
+
+
+def test_form_action_lets_connect_buttons_reach_the_oauth_providers(app, client, db):
+    csp = client.get("/login").headers["Content-Security-Policy"]
+    form_action = next(part for part in csp.split(";") if part.strip().startswith("form-action"))
+    assert "'self'" in form_action
+    assert "https://accounts.google.com" in form_action and "https://login.microsoftonline.com" in form_action
+    assert "evil" not in form_action and "*" not in form_action
