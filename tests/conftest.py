@@ -195,3 +195,17 @@ def api_token(db):
         return {"Authorization": f"Bearer {plaintext}"}
 
     return make
+
+
+@pytest.fixture
+def run_jobs(app):
+    """Run every queued job of a region in-process, as ``flask worker --burst`` would."""
+    from rq import SimpleWorker
+
+    from tenants.regions import get_region
+    from worker.cli import build_worker
+
+    def run(region: str = "default") -> None:
+        build_worker(get_region(region), ["poll", "default"], worker_class=SimpleWorker).work(burst=True)
+
+    return run

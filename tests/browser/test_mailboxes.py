@@ -7,21 +7,10 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.flows import sign_up
+
 pytestmark = pytest.mark.browser
-PASSWORD = "a long passphrase 42"
 
-
-def _sign_up(page: Page) -> str:
-    slug = f"mbx-{uuid.uuid4().hex[:8]}"
-    page.goto("/signup")
-    page.fill("input[name=tenant_name]", "Mailbox Co")
-    page.fill("input[name=slug]", slug)
-    page.fill("input[name=name]", "Mia Admin")
-    page.fill("input[name=email]", f"{slug}@example.test")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"**/t/{slug}/")
-    return slug
 
 
 def _fill_mailbox(page: Page, dovecot, smtp_server, mail_user, mail_ca, password: str) -> None:
@@ -45,7 +34,7 @@ def _fill_mailbox(page: Page, dovecot, smtp_server, mail_user, mail_ca, password
 
 def test_add_mailbox_watch_steps_then_break_the_password(page: Page, live_worker, dovecot, smtp_server, mail_user,
                                                           mail_ca):
-    _sign_up(page)
+    sign_up(page, "mbx", "Mailbox Co")
     page.click("nav.sidebar >> text=Mailboxes")
     page.click("#add-mailbox")
     _fill_mailbox(page, dovecot, smtp_server, mail_user, mail_ca, mail_user.password)

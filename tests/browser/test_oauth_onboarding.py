@@ -8,12 +8,13 @@ tenant and its own provider user (who is also a Dovecot and SMTP user, so XOAUTH
 from __future__ import annotations
 
 import re
-import uuid
 from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
+
+from tests.browser.flows import sign_up
 
 
 class ConsentPageNotReached(AssertionError):
@@ -22,23 +23,10 @@ class ConsentPageNotReached(AssertionError):
 
 pytestmark = pytest.mark.browser
 
-PASSWORD = "a long passphrase 42"
 TEST_TIMEOUT = 20_000
 BAD_REQUEST = "Failed to load resource: the server responded with a status of 400 (BAD REQUEST)"
 STEPS_OK = ("inbound-login", "inbound-folder", "outbound-auth")
 
-
-def _sign_up(page: Page) -> str:
-    slug = f"oa-{uuid.uuid4().hex[:8]}"
-    page.goto("/signup")
-    page.fill("input[name=tenant_name]", "OAuth Co")
-    page.fill("input[name=slug]", slug)
-    page.fill("input[name=name]", "Olga Admin")
-    page.fill("input[name=email]", f"{slug}@example.test")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"**/t/{slug}/")
-    return slug
 
 
 @pytest.fixture(autouse=True)
@@ -49,13 +37,10 @@ def console_sources(page: Page) -> list[tuple[str, str]]:
     return sources
 
 
+
 @pytest.fixture
-def provider_user(oauth_user_factory, dovecot, smtp_server) -> tuple[str, str]:
-    """A fresh user at the provider whose e-mail address is also a mailbox in Dovecot and the SMTP server."""
-    username, password = oauth_user_factory()
-    dovecot.add_user(username, password)
-    smtp_server.users[username] = password
-    return username, password
+def provider_user(new_mail_user) -> tuple[str, str]:
+    return new_mail_user()
 
 
 def _at_provider(page: Page, oauth_provider) -> None:
@@ -90,7 +75,7 @@ def _expect_test_passed(page: Page) -> None:
 
 def _onboard(page: Page, oauth_provider, user: tuple[str, str]) -> tuple[str, int]:
     """Sign up, connect the dev provider mailbox of ``user``, and wait for its first test to pass."""
-    slug = _sign_up(page)
+    slug = sign_up(page, "oa", "OAuth Co")
     _start_connect(page, slug)
     _sign_in_at_provider(page, oauth_provider, *user)
     page.wait_for_url(re.compile(rf"/t/{slug}/mailboxes/(\d+)\?test=[0-9a-f]+$"))
@@ -212,7 +197,7 @@ def test_tokens_rotate_then_reuse_detection_forces_a_reconnect(page: Page, live_
 
 def test_denied_consent_connects_nothing(page: Page, live_worker, live_server, oauth_provider, provider_user,
                                          console_sources):
-    slug = _sign_up(page)
+    slug = sign_up(page, "oa", "OAuth Co")
     _start_connect(page, slug)
     _sign_in_at_provider(page, oauth_provider, *provider_user, decision="deny")
     page.wait_for_url("**/oauth/callback?**")

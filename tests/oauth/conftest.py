@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html import unescape
@@ -77,18 +76,6 @@ def dev_config(app, oauth_provider: OAuthProvider, dovecot, smtp_server, mail_ca
                 app.config[key] = value
 
 
-@pytest.fixture
-def new_mail_user(oauth_user_factory, dovecot, smtp_server):
-    """``make()`` → ``(email, password)`` known to the provider, Dovecot and the SMTP server (unique, not reused)."""
-
-    def make() -> tuple[str, str]:
-        email, password = oauth_user_factory(f"ox-{secrets.token_hex(5)}@acme.test")
-        dovecot.add_user(email, password)
-        smtp_server.users[email] = password
-        return email, password
-
-    return make
-
 
 @dataclass
 class Consent:
@@ -148,17 +135,3 @@ def acme(create_tenant, login):
     tenant = create_tenant("acme")
     login(tenant.owner)
     return tenant
-
-
-@pytest.fixture
-def run_jobs(app):
-    """Run every queued job of a region in-process, as ``flask worker --burst`` would (as tests/mailboxes does)."""
-    from rq import SimpleWorker
-
-    from tenants.regions import get_region
-    from worker.cli import build_worker
-
-    def run(region: str = "default") -> None:
-        build_worker(get_region(region), ["poll", "default"], worker_class=SimpleWorker).work(burst=True)
-
-    return run
