@@ -54,6 +54,9 @@ def describe(step: dict) -> str:
                                     "port and protocol match."),
         "oauth_reauth": lambda: _("The sign-in for this mailbox was revoked or has expired (%(reason)s). "
                                   "Re-connect the mailbox.", reason=detail.get("reason", "?")),
+        "oauth_client": lambda: _("The provider refused Postroom's sign-in app (%(reason)s). An administrator must "
+                                  "renew the app's credentials; the mailbox works again on its own after that.",
+                                  reason=detail.get("reason", "?")),
         "oauth_unavailable": lambda: _("The sign-in provider could not be reached to renew the access token. "
                                        "Postroom will try again."),
     }

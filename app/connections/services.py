@@ -105,7 +105,8 @@ def _token_step_failed(test: ConnectionTest, mailbox: Mailbox, error: Exception)
 
     if not isinstance(error, GrantUnusable | OAuthFailure):
         raise error
-    category = "oauth_unavailable" if getattr(error, "kind", "") == "transient" else "oauth_reauth"
+    kind = getattr(error, "kind", "")
+    category = {"transient": "oauth_unavailable", "invalid_client": "oauth_client"}.get(kind, "oauth_reauth")
     step = StepResult(step="token", ok=False, latency_ms=0.0, category=category,
                       detail={"reason": getattr(error, "cause", str(error))})
     test.steps = [_step_json("inbound", step)]

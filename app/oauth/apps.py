@@ -31,6 +31,8 @@ def save_app(tenant: Tenant, provider: str, *, client_id: str, client_secret: st
             directory=None if not directory or _DIRECTORY.match(directory.strip())
             else _("Enter a directory (tenant) ID, a domain, or common."))
     app = existing or OAuthApp(tenant_id=tenant.id, provider=provider)
+    if existing is not None and existing.client_id != client_id.strip():
+        _orphan_grants(existing, _("the sign-in app it was connected with was replaced"))
     before = {"client_id": app.client_id, "secret_expires_on": app.secret_expires_on, "directory": app.directory}
     app.client_id, app.secret_expires_on = client_id.strip(), secret_expires_on
     app.directory = (directory or "").strip() or None
@@ -48,6 +50,22 @@ def save_app(tenant: Tenant, provider: str, *, client_id: str, client_secret: st
 def delete_app(app: OAuthApp) -> None:
     """Back to the platform's app; grants made through this one stop refreshing and must be re-connected."""
     tenant = db.session.get(Tenant, app.tenant_id)
+    _orphan_grants(app, _("the sign-in app it was connected with was removed"))
     record(tenant, "oauth_app.deleted", object_type="oauth_app", object_id=app.id, label=app.provider)
     db.session.delete(app)
     db.session.commit()
+
+
+def _orphan_grants(app: OAuthApp, cause: str) -> None:
+    """Grants issued to a client that is going away cannot be refreshed by anyone: their mailboxes re-connect."""
+    from sqlalchemy import select
+
+    from app.oauth.effects import grant_failed
+    from app.oauth.errors import OAuthFailure
+    from app.oauth.models import GrantStatus, OAuthGrant
+
+    grants = db.session.scalars(select(OAuthGrant).where(OAuthGrant.tenant_id == app.tenant_id,
+                                                         OAuthGrant.app_id == app.id,
+                                                         OAuthGrant.status == GrantStatus.ACTIVE))
+    for grant in grants:
+        grant_failed(grant, OAuthFailure("invalid_grant", cause))

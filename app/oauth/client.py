@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import requests
@@ -18,21 +18,22 @@ from app.oauth.providers import ClientCredentials, Provider
 from tenants.models import utcnow
 
 HTTP_TIMEOUT = 15
+DEFAULT_LIFETIME = 3600
 
 
 @dataclass(frozen=True)
 class AuthorizationRequest:
     url: str
     state: str
-    code_verifier: str
+    code_verifier: str = field(repr=False)
     nonce: str
 
 
 @dataclass(frozen=True)
 class TokenSet:
-    access_token: str
+    access_token: str = field(repr=False)
     expires_at: datetime | None
-    refresh_token: str | None
+    refresh_token: str | None = field(repr=False)
     scopes: list[str]
     id_claims: dict
 
@@ -57,9 +58,8 @@ def authorization_request(provider: Provider, credentials: ClientCredentials, re
 
 
 def _token_set(token: dict, previous_refresh: str | None = None) -> TokenSet:
-    expires_at = None
-    if token.get("expires_in"):
-        expires_at = utcnow() + timedelta(seconds=int(token["expires_in"]))
+    # Without expires_in, assume an hour (the common lifetime) rather than "never": a later refresh is harmless.
+    expires_at = utcnow() + timedelta(seconds=int(token.get("expires_in") or DEFAULT_LIFETIME))
     return TokenSet(access_token=token["access_token"], expires_at=expires_at,
                     refresh_token=token.get("refresh_token") or previous_refresh,
                     scopes=(token.get("scope") or "").split(), id_claims=id_token_claims(token.get("id_token")))

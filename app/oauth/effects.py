@@ -10,7 +10,7 @@ from app.extensions import db
 from app.mailboxes.models import Mailbox, MailboxStatus
 from app.oauth.errors import OAuthFailure
 from app.oauth.models import GrantStatus, OAuthGrant
-from app.oauth.services import raise_operator_alert, record_grant_event
+from app.oauth.services import raise_operator_alert, record_grant_event, resolve_operator_alert
 from tenants.models import Tenant
 
 
@@ -19,16 +19,23 @@ def grant_mailboxes(grant: OAuthGrant) -> list[Mailbox]:
                                                          Mailbox.oauth_grant_id == grant.id)))
 
 
+def _client_alert_key(grant: OAuthGrant) -> str:
+    return f"oauth:{grant.provider}:client"
+
+
 def grant_failed(grant: OAuthGrant, failure: OAuthFailure) -> None:
-    """``invalid_grant``: the mailboxes stop and ask for a re-connect. ``invalid_client``: the app is broken —
-    an operator alert for our own app, the tenant's admins for theirs."""
+    """``invalid_grant``: the grant is dead, its mailboxes stop and ask for a re-connect. ``invalid_client``: the
+    app is refused — the grant stays and is retried, the mailboxes show failing, and an operator alert is raised
+    for our own app (the tenant's admins see the banner for theirs); the first successful refresh clears it all."""
     tenant = db.session.get(Tenant, grant.tenant_id)
-    status = GrantStatus.REVOKED if failure.kind == "invalid_grant" else GrantStatus.CLIENT_INVALID
-    grant.status, grant.last_error = status, failure.cause[:500]
-    record_grant_event(grant, f"oauth.{failure.kind}", {"status": ["active", status.value], "cause": failure.cause,
-                                                         **({"code": failure.code} if failure.code else {})})
+    grant.last_error = failure.cause[:500]
+    changes = {"cause": failure.cause, **({"code": failure.code} if failure.code else {})}
+    if failure.kind == "invalid_grant":
+        grant.status = GrantStatus.REVOKED
+        changes["status"] = ["active", "revoked"]
+    record_grant_event(grant, f"oauth.{failure.kind}", changes)
     if failure.kind == "invalid_client" and grant.app_id is None:
-        raise_operator_alert("oauth_client_invalid", f"oauth:{grant.provider}:client",
+        raise_operator_alert("oauth_client_invalid", _client_alert_key(grant),
                              f"The platform's {grant.provider} OAuth client was refused: {failure.cause}")
     for mailbox in grant_mailboxes(grant):
         db.session.add(ConnectionLog(tenant_id=tenant.id, mailbox_id=mailbox.id, kind=ConnectionKind.TOKEN,
@@ -44,3 +51,15 @@ def grant_failed(grant: OAuthGrant, failure: OAuthFailure) -> None:
             mailbox.status = status
             mailbox.last_failure_category = failure.kind
     db.session.commit()
+
+
+def client_recovered(grant: OAuthGrant) -> None:
+    """A refresh succeeded: mailboxes that failed only because the app was refused work again."""
+    tenant = db.session.get(Tenant, grant.tenant_id)
+    if grant.app_id is None:
+        resolve_operator_alert(_client_alert_key(grant))
+    for mailbox in grant_mailboxes(grant):
+        if mailbox.status == MailboxStatus.FAILING and mailbox.last_failure_category == "invalid_client":
+            record(tenant, "mailbox.recovered", object_type="mailbox", object_id=mailbox.id, label=mailbox.address,
+                   changes={"status": ["failing", "active"]})
+            mailbox.status, mailbox.last_failure_category, mailbox.failure_streak = MailboxStatus.ACTIVE, None, 0

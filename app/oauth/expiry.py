@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.oauth.models import GrantStatus, OAuthApp, OAuthGrant
-from app.oauth.providers import GOOGLE, MICROSOFT, dev_provider, platform_credentials
+from app.oauth.providers import all_providers, platform_credentials
 from app.oauth.services import raise_operator_alert, record_grant_event
 from tenants.models import Tenant, utcnow
 
@@ -39,7 +39,7 @@ def warn_expiring_in_region(region: str) -> int:
                                                                                       grant.refresh_expires_at]})
                 grant.expiry_warned_at = utcnow()
                 count += 1
-    for provider in (p for p in (GOOGLE, MICROSOFT, dev_provider()) if p is not None):
+    for provider in all_providers():
         credentials = platform_credentials(provider)
         if credentials and credentials.secret_expires_on and credentials.secret_expires_on <= (
                 utcnow() + WARN_AHEAD).date():

@@ -40,6 +40,7 @@ class Authorized:
     mailbox_id: int | None
     app_id: int | None
     directory: str | None
+    client_id: str
 
 
 def redirect_uri() -> str:
@@ -58,7 +59,8 @@ def begin(tenant: Tenant, provider_key: str, *, mailbox_id: int | None = None, l
     pending = dict(sorted(pending.items(), key=lambda item: item[1]["at"])[-(MAX_PENDING - 1):])
     pending[request.state] = {"tenant_id": tenant.id, "user_id": current_user.id, "provider": provider_key,
                               "verifier": request.code_verifier, "nonce": request.nonce, "mailbox_id": mailbox_id,
-                              "app_id": credentials.app_id, "directory": credentials.directory, "at": time.time()}
+                              "app_id": credentials.app_id, "client_id": credentials.client_id,
+                              "directory": credentials.directory, "at": time.time()}
     session[FLOWS] = pending
     return request.url
 
@@ -86,6 +88,11 @@ def _check_member(flow: dict) -> Tenant:
     return tenant
 
 
+def _audience_ok(claims: dict, client_id: str) -> bool:
+    audience = claims.get("aud")
+    return client_id in audience if isinstance(audience, list) else audience == client_id
+
+
 def complete(args: dict) -> Authorized:
     """Check the callback and exchange its code; raises ``FlowError`` (nothing stored) when anything is off."""
     flow = _take_flow(args.get("state", ""))
@@ -97,13 +104,18 @@ def complete(args: dict) -> Authorized:
                           or args["error"]))
     provider = get_provider(flow["provider"]).endpoints_for(flow["directory"])
     credentials = credentials_for(tenant, provider, flow["app_id"])
+    if credentials is None or credentials.client_id != flow["client_id"]:
+        raise FlowError(_("The sign-in app was changed while you signed in. Start again from the mailbox page."))
     try:
         tokens = client.exchange_code(provider, credentials, code=args.get("code", ""), redirect_uri=redirect_uri(),
                                       code_verifier=flow["verifier"])
     except OAuthFailure as failure:
         raise FlowError(_("The provider did not issue tokens: %(cause)s", cause=failure.cause)) from None
     problem = None
-    if tokens.id_claims and tokens.id_claims.get("nonce") != flow["nonce"]:
+    claims = tokens.id_claims
+    if provider.issues_id_token and not claims:
+        problem = _("The provider sent no ID token, so the sign-in cannot be verified. Nothing was saved.")
+    elif claims and (claims.get("nonce") != flow["nonce"] or not _audience_ok(claims, credentials.client_id)):
         problem = _("The sign-in answer does not belong to this request. Nothing was saved.")
     email = (tokens.id_claims.get("email") or tokens.id_claims.get("preferred_username")
              or client.userinfo_email(provider, tokens.access_token))
@@ -112,4 +124,5 @@ def complete(args: dict) -> Authorized:
     if problem is not None:
         client.revoke(provider, credentials, tokens.refresh_token or tokens.access_token)
         raise FlowError(problem)
-    return Authorized(tenant, provider, tokens, email.lower(), flow["mailbox_id"], flow["app_id"], flow["directory"])
+    return Authorized(tenant, provider, tokens, email.lower(), flow["mailbox_id"], flow["app_id"], flow["directory"],
+                      credentials.client_id)

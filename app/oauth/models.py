@@ -13,9 +13,8 @@ from tenants.scoping import TenantScoped
 
 
 class GrantStatus(enum.StrEnum):
-    ACTIVE = "active"
+    ACTIVE = "active"  # also while the app (client) is refused: that is mended by fixing the app, not the grant
     REVOKED = "revoked"  # invalid_grant: revoked, password changed, expired — a person must re-connect
-    CLIENT_INVALID = "client_invalid"  # invalid_client: the app's secret is wrong or expired — an operator must act
 
 
 class OAuthGrant(TenantScoped, db.Model):
@@ -27,6 +26,8 @@ class OAuthGrant(TenantScoped, db.Model):
     provider: Mapped[str] = mapped_column(String(20))
     directory: Mapped[str | None] = mapped_column(String(100))  # Microsoft: the tenant (directory) id or "common"
     app_id: Mapped[int | None] = mapped_column(ForeignKey("oauth_apps.id", ondelete="SET NULL"))
+    # The client that issued the tokens: only it can refresh them, whatever app is configured later.
+    client_id: Mapped[str] = mapped_column(String(255))
     subject: Mapped[str | None] = mapped_column(String(255))
     email: Mapped[str] = mapped_column(String(254))
     scopes: Mapped[list] = mapped_column(JSON, default=list)

@@ -19,6 +19,7 @@ def _grant(auth: Authorized) -> OAuthGrant:
     tokens = auth.tokens
     grant = OAuthGrant(
         tenant_id=auth.tenant.id, provider=auth.provider.key, directory=auth.directory, app_id=auth.app_id,
+        client_id=auth.client_id,
         subject=tokens.id_claims.get("sub"), email=auth.email, scopes=tokens.scopes or list(auth.provider.scopes),
         access_token=tokens.access_token, access_expires_at=tokens.expires_at, refresh_token=tokens.refresh_token,
         refresh_issued_at=utcnow() if tokens.refresh_token else None,
@@ -51,7 +52,7 @@ def connect(auth: Authorized) -> tuple[Mailbox, list[str]]:
     except FlowError:
         db.session.rollback()
         discard_tokens(auth.provider, credentials_for(auth.tenant, auth.provider, auth.app_id),
-                       auth.tokens.refresh_token, auth.tokens.access_token)
+                       auth.tokens.refresh_token, auth.tokens.access_token, email=auth.email)
         raise
 
 

@@ -23,7 +23,7 @@ class MailServer:
 @dataclass(frozen=True)
 class ClientCredentials:
     client_id: str
-    client_secret: str
+    client_secret: str = field(repr=False)
     secret_expires_on: date | None = None
     directory: str | None = None  # Microsoft: "common", "organizations" or a tenant id
     app_id: int | None = None  # the tenant's own OAuthApp, when it overrides ours
@@ -41,7 +41,8 @@ class Provider:
     smtp_scope: str
     imap: MailServer
     smtp: MailServer
-    rotates_refresh_tokens: bool
+    issues_id_token: bool = True  # OpenID Connect: the ID token names the account and carries our nonce
+    revoke_is_grant_wide: bool = False  # Google: revoking one token withdraws the user's whole consent
     refresh_token_max_age: timedelta | None = None  # known upper bound (e.g. Microsoft's 90 days of inactivity)
     userinfo_url: str | None = None
     extra_authorize_params: dict = field(default_factory=dict)
@@ -63,7 +64,7 @@ GOOGLE = Provider(
     scopes=("openid", "email", "https://mail.google.com/"),
     imap_scope="https://mail.google.com/", smtp_scope="https://mail.google.com/",
     imap=MailServer("imap.gmail.com", 993, "tls"), smtp=MailServer("smtp.gmail.com", 587, "starttls"),
-    rotates_refresh_tokens=False,
+    revoke_is_grant_wide=True,
     # offline access needs both: without prompt=consent Google returns no refresh token on a re-connect
     extra_authorize_params={"access_type": "offline", "prompt": "consent"},
 )
@@ -78,7 +79,7 @@ MICROSOFT = Provider(
     imap_scope="https://outlook.office.com/IMAP.AccessAsUser.All",
     smtp_scope="https://outlook.office.com/SMTP.Send",
     imap=MailServer("outlook.office365.com", 993, "tls"), smtp=MailServer("smtp.office365.com", 587, "starttls"),
-    rotates_refresh_tokens=True, refresh_token_max_age=timedelta(days=90),
+    refresh_token_max_age=timedelta(days=90),  # of inactivity; every refresh rotates it
     extra_authorize_params={"prompt": "select_account"},
 )
 
@@ -96,20 +97,18 @@ def dev_provider() -> Provider | None:
         return None
     ca_file = config.get("OAUTH_DEV_CA_FILE")
     return Provider(
-        key="dev", label="Postroom dev provider", authorize_url=f"{base}/authorize", token_url=f"{base}/token",
+        key="dev", label="Postroom dev provider", issues_id_token=False,
+        authorize_url=f"{base}/authorize", token_url=f"{base}/token",
         revoke_url=f"{base}/revoke", userinfo_url=f"{base}/userinfo",
         scopes=("openid", "email", "offline_access", "imap", "smtp"), imap_scope="imap", smtp_scope="smtp",
         imap=_server(config["OAUTH_DEV_IMAP"], "tls"), smtp=_server(config["OAUTH_DEV_SMTP"], "starttls"),
-        rotates_refresh_tokens=True,
         ca_pem=Path(ca_file).read_text() if ca_file else None,
     )
 
 
-def providers() -> dict[str, Provider]:
-    found = {p.key: p for p in (GOOGLE, MICROSOFT) if current_app.config.get(f"OAUTH_{p.key.upper()}_CLIENT_ID")}
-    if dev := dev_provider():
-        found["dev"] = dev
-    return found
+def all_providers() -> list[Provider]:
+    """Every provider this installation knows: Google, Microsoft, and the dev provider where configured."""
+    return [p for p in (GOOGLE, MICROSOFT, dev_provider()) if p is not None]
 
 
 def get_provider(key: str) -> Provider | None:

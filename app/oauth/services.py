@@ -16,6 +16,7 @@ from app.oauth.errors import OAuthFailure
 from app.oauth.models import GrantStatus, OAuthApp, OAuthGrant, OperatorAlert
 from app.oauth.providers import ClientCredentials, Provider, get_provider, platform_credentials
 from tenants.models import Tenant, utcnow
+from tenants.scoping import UNSCOPED
 
 LOCK_TIMEOUT = 60  # longer than one token request (15 s timeout) with room to commit
 LOCK_WAIT = 45
@@ -38,12 +39,25 @@ def credentials_for(tenant: Tenant, provider: Provider, app_id: int | None = Non
     return platform_credentials(provider)
 
 
+def grant_credentials(grant: OAuthGrant) -> ClientCredentials | None:
+    """The credentials of the client that issued ``grant`` — or ``None`` when that app was changed or removed."""
+    provider = get_provider(grant.provider)
+    if provider is None:
+        return None
+    if grant.app_id is None:
+        credentials = platform_credentials(provider)
+    else:
+        credentials = credentials_for(db.session.get(Tenant, grant.tenant_id), provider, grant.app_id)
+    if credentials is None or credentials.client_id != grant.client_id or credentials.app_id != grant.app_id:
+        return None
+    return credentials
+
+
 def connectable_providers(tenant: Tenant) -> list[Provider]:
     """Providers a tenant can connect mailboxes through: ours where configured, or the tenant's own app."""
-    from app.oauth.providers import GOOGLE, MICROSOFT, dev_provider
+    from app.oauth.providers import all_providers
 
-    candidates = [p for p in (GOOGLE, MICROSOFT, dev_provider()) if p is not None]
-    return [p for p in candidates if credentials_for(tenant, p) is not None]
+    return [p for p in all_providers() if credentials_for(tenant, p) is not None]
 
 
 def grant_provider(grant: OAuthGrant) -> Provider:
@@ -101,10 +115,12 @@ def refresh_grant(grant: OAuthGrant, margin: timedelta | None = None) -> bool:
 
 def _redeem(grant: OAuthGrant) -> None:
     provider = grant_provider(grant)
-    tenant = db.session.get(Tenant, grant.tenant_id)
-    credentials = credentials_for(tenant, provider, grant.app_id)
-    if credentials is None or not grant.refresh_token:
-        _fail(grant, OAuthFailure("invalid_grant" if credentials else "invalid_client", "no refresh token"))
+    credentials = grant_credentials(grant)
+    if credentials is None:
+        _fail(grant, OAuthFailure("invalid_grant", "the sign-in app this mailbox was connected with was changed or "
+                                                   "removed"))
+    if not grant.refresh_token:
+        _fail(grant, OAuthFailure("invalid_grant", "no refresh token"))
     try:
         tokens = client.refresh(provider, credentials, grant.refresh_token)
     except OAuthFailure as failure:
@@ -123,6 +139,9 @@ def _redeem(grant: OAuthGrant) -> None:
             grant.refresh_expires_at = utcnow() + provider.refresh_token_max_age
     if tokens.scopes:
         grant.scopes = tokens.scopes
+    from app.oauth.effects import client_recovered
+
+    client_recovered(grant)
     db.session.commit()
 
 
@@ -143,6 +162,12 @@ def grants_due(region: str, margin: timedelta) -> list[int]:
     return list(db.session.scalars(query))
 
 
+def resolve_operator_alert(key: str) -> None:
+    for alert in db.session.scalars(select(OperatorAlert).where(OperatorAlert.key == key,
+                                                                OperatorAlert.resolved_at.is_(None))):
+        alert.resolved_at = utcnow()
+
+
 def raise_operator_alert(kind: str, key: str, message: str) -> None:
     if db.session.scalar(select(OperatorAlert.id).where(OperatorAlert.key == key,
                                                         OperatorAlert.resolved_at.is_(None))) is None:
@@ -155,8 +180,23 @@ def record_grant_event(grant: OAuthGrant, action: str, changes: dict | None = No
     record(tenant, action, object_type="oauth_grant", object_id=grant.id, label=grant.email, changes=changes)
 
 
-def discard_tokens(provider: Provider, credentials: ClientCredentials, *tokens: str | None) -> None:
+def _others_use_the_consent(provider: Provider, email: str, except_id: int | None) -> bool:
+    """Google revokes the whole consent of a user for our client, not one token: if another grant (in any
+    tenant) rests on that consent, revoking would cut it off too."""
+    query = select(OAuthGrant.id).where(OAuthGrant.provider == provider.key, OAuthGrant.email == email,
+                                        OAuthGrant.status == GrantStatus.ACTIVE)
+    if except_id is not None:
+        query = query.where(OAuthGrant.id != except_id)
+    return db.session.scalar(query.execution_options(**{UNSCOPED: True}).limit(1)) is not None
+
+
+def discard_tokens(provider: Provider, credentials: ClientCredentials | None, *tokens: str | None,
+                   email: str, except_grant_id: int | None = None) -> None:
     """Revoke tokens we will not keep (a refused onboarding, a replaced or retired grant), best effort."""
+    if credentials is None:
+        return
+    if provider.revoke_is_grant_wide and _others_use_the_consent(provider, email, except_grant_id):
+        return
     for token in tokens:
         if token:
             client.revoke(provider, credentials, token)
@@ -165,8 +205,7 @@ def discard_tokens(provider: Provider, credentials: ClientCredentials, *tokens: 
 def retire_grant(grant: OAuthGrant) -> None:
     """Revoke the grant at its provider (best effort) and forget it; the caller commits."""
     provider = get_provider(grant.provider)
-    tenant = db.session.get(Tenant, grant.tenant_id)
-    credentials = credentials_for(tenant, provider, grant.app_id) if provider else None
-    if provider is not None and credentials is not None:
-        discard_tokens(provider.endpoints_for(grant.directory), credentials, grant.refresh_token, grant.access_token)
+    if provider is not None:
+        discard_tokens(provider.endpoints_for(grant.directory), grant_credentials(grant), grant.refresh_token,
+                       grant.access_token, email=grant.email, except_grant_id=grant.id)
     db.session.delete(grant)

@@ -51,6 +51,7 @@ def upgrade():
     sa.Column('provider', sa.String(length=20), nullable=False),
     sa.Column('directory', sa.String(length=100), nullable=True),
     sa.Column('app_id', sa.Integer(), nullable=True),
+    sa.Column('client_id', sa.String(length=255), nullable=False),
     sa.Column('subject', sa.String(length=255), nullable=True),
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('scopes', sa.JSON(), nullable=False),

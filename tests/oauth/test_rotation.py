@@ -135,7 +135,8 @@ def test_twenty_concurrent_callers_share_exactly_one_refresh(
     user, password = oauth_user_factory()
     issued = oauth_provider.login(user, password, client=dev_config.client)
     with app.app_context():
-        grant = OAuthGrant(tenant_id=committed_tenant, provider="dev", email=user, scopes=issued["scope"].split(),
+        grant = OAuthGrant(tenant_id=committed_tenant, provider="dev", client_id=dev_config.client_id, email=user,
+                           scopes=issued["scope"].split(),
                            access_token=issued["access_token"], access_expires_at=utcnow() - timedelta(minutes=1),
                            refresh_token=issued["refresh_token"], refresh_issued_at=utcnow())
         _db.session.add(grant)
@@ -245,7 +246,8 @@ def test_a_refused_platform_client_marks_the_grant_and_alerts_operators(db, acme
 
     db.session.expire_all()
     grant = db.session.get(OAuthGrant, grant_id)
-    assert grant.status is GrantStatus.CLIENT_INVALID and grant.last_error
+    # The grant itself is fine: fixing the app must be enough, so it stays active and is retried.
+    assert grant.status is GrantStatus.ACTIVE and grant.last_error
     alerts = db.session.scalars(select(OperatorAlert).where(OperatorAlert.kind == "oauth_client_invalid")).all()
     assert [(a.key, a.resolved_at) for a in alerts] == [("oauth:dev:client", None)]
     assert "oauth.invalid_client" in db.session.scalars(select(AuditEvent.action)).all()
@@ -253,6 +255,12 @@ def test_a_refused_platform_client_marks_the_grant_and_alerts_operators(db, acme
     assert refused.last_failure_category == "invalid_client"
     # No re-connect can mend a refused client: the mailbox is failing with that cause, not waiting for a sign-in.
     assert refused.status is MailboxStatus.FAILING
+
+    app.config["OAUTH_DEV_CLIENT_SECRET"] = dev_oauth.client.client_secret  # the operator renews the secret
+    assert refresh_grant_token(grant_id) == "refreshed"
+    db.session.expire_all()
+    assert db.session.get(Mailbox, mailbox_id).status is MailboxStatus.ACTIVE
+    assert db.session.scalars(select(OperatorAlert.resolved_at)).one() is not None
 
 
 def test_an_unreachable_provider_is_transient_and_retried(db, acme, dev_oauth, app, run_jobs):

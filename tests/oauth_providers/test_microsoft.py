@@ -183,7 +183,7 @@ def test_refresh_replaces_the_rotated_refresh_token(replay, microsoft_for, micro
 
     tokens = refresh(provider, microsoft_credentials, FIRST_REFRESH_TOKEN)
 
-    assert provider.rotates_refresh_tokens
+    assert provider.refresh_token_max_age.days == 90
     assert tokens.refresh_token == reply.json["refresh_token"] != FIRST_REFRESH_TOKEN
     assert tokens.access_token == reply.json["access_token"]
     assert tokens.scopes == [IMAP, SMTP, "openid", "email", "offline_access"]
