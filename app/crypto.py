@@ -66,7 +66,10 @@ def rotate_all() -> int:
                 rotated = fernet.rotate(token.encode()).decode()
             except InvalidToken:
                 raise SecretUnreadable(f"{table.name}.{column.name} of row {row_id} cannot be decrypted") from None
-            db.session.execute(update(table).where(pk == row_id).values({column.name: type_coerce(rotated, Text)}))
-            count += 1
+            # Compare-and-swap: a value a worker changed meanwhile (a refresh token it just rotated) is left alone;
+            # it was written with the newest key anyway.
+            result = db.session.execute(update(table).where(pk == row_id, raw == token)
+                                        .values({column.name: type_coerce(rotated, Text)}))
+            count += result.rowcount
     db.session.commit()
     return count

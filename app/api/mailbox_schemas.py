@@ -78,7 +78,8 @@ class OutboundInSchema(Strict):
     security = ma.fields.String()
     username = ma.fields.String()
     password = ma.fields.String(load_only=True, metadata={"description": "Omit or leave empty to keep the stored one"})
-    oauth_grant_id = ma.fields.Integer(strict=True, allow_none=True)
+    oauth_grant_id = ma.fields.Integer(strict=True, allow_none=True, metadata={
+        "description": "Must be the mailbox's own grant: one OAuth grant serves both IMAP and SMTP"})
 
 
 class SyncInSchema(Strict):

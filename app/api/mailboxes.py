@@ -38,7 +38,7 @@ _PARTS = {
                 "ca_pem": "ca_pem"},
     "outbound": {"mode": "outbound_mode", "host": "outbound_host", "port": "outbound_port",
                  "security": "outbound_security", "username": "outbound_username",
-                 "password": "outbound_password", "oauth_grant_id": "outbound_oauth_grant_id"},
+                 "password": "outbound_password", "oauth_grant_id": "oauth_grant_id"},
     "sync": {"mode": "sync_mode", "interval_seconds": "poll_interval"},
 }
 # the service's flat field name -> the API's pointer (without "#/")
@@ -135,10 +135,12 @@ def _check_addresses(aliases: list[tuple[str, dict]]) -> None:
 def _replace_aliases(mailbox: Mailbox, aliases: list[tuple[str, dict]]) -> None:
     """Make the mailbox's aliases exactly ``aliases``: remove the others, add the new ones, then route.
 
-    Addresses and queues are checked first (``_check_addresses``, ``_aliases``); only a clash with another
-    mailbox's address can still fail here, after earlier alias changes were saved (each service call commits).
+    Addresses, queues and clashes with other mailboxes are all checked before the first change is written.
     """
     wanted = {(_normalized(address) or "").lower() for address, _item in aliases}
+    taken = sorted(a for a in wanted if a and services.address_in_use(g.tenant, a, mailbox.id))
+    if taken:
+        raise FieldErrors({"aliases": _("%(address)s is already used by a mailbox.", address=taken[0])})
     for alias in list(mailbox.aliases):
         if alias.address.lower() not in wanted:
             services.remove_alias(alias)

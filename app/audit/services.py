@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from typing import Any
 
@@ -52,9 +53,10 @@ def record(tenant: Tenant, action: str, *, object_type: str, object_id: int | No
            changes: dict[str, Any] | None = None) -> AuditEvent:
     """Add an audit event to the session; the caller's commit makes it durable together with the change itself."""
     actor_id, actor = _actor()
+    jsonable = json.loads(json.dumps(changes or {}, default=_plain))  # dates, enums → strings, once, here
     event = AuditEvent(tenant_id=tenant.id, actor_user_id=actor_id, actor=actor[:200], action=action,
                        object_type=object_type, object_id=object_id, object_label=label[:300],
-                       changes=changes or {}, request_id=g.get("request_id") if has_request_context() else None)
+                       changes=jsonable, request_id=g.get("request_id") if has_request_context() else None)
     db.session.add(event)
     return event
 

@@ -28,7 +28,7 @@ def _day(value: str | None, *, end: bool = False) -> datetime | None:
 @bp.route("/")
 def index():
     filters = {key: request.args.get(key, "").strip() for key in ("action", "actor", "object_type", "since", "until")}
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = min(max(request.args.get("page", 1, type=int), 1), 10_000)
     query = services.events(g.tenant, action=filters["action"] or None, actor=filters["actor"] or None,
                             object_type=filters["object_type"] or None, since=_day(filters["since"]),
                             until=_day(filters["until"], end=True))

@@ -8,7 +8,8 @@ from flask_babel import lazy_gettext as _l
 STEP_LABELS = {
     "dns": _l("Name lookup"), "tcp": _l("Connect"), "tls": _l("TLS handshake"), "greeting": _l("Server greeting"),
     "capabilities": _l("Capabilities"), "starttls": _l("STARTTLS"), "login": _l("Log in"),
-    "folder": _l("Open folder"), "token": _l("OAuth token"), "stat": _l("Mailbox status"), "ehlo": _l("EHLO"),
+    "folder": _l("Open folder"), "token": _l("OAuth token"), "policy": _l("Policy"), "stat": _l("Mailbox status"),
+    "ehlo": _l("EHLO"),
     "auth": _l("Authenticate"),
 }
 
@@ -54,6 +55,8 @@ def describe(step: dict) -> str:
                                     "port and protocol match."),
         "oauth_reauth": lambda: _("The sign-in for this mailbox was revoked or has expired (%(reason)s). "
                                   "Re-connect the mailbox.", reason=detail.get("reason", "?")),
+        "plaintext_refused": lambda: _("Unencrypted connections are switched off for your organization. Change "
+                                       "this mailbox to TLS or STARTTLS."),
         "oauth_client": lambda: _("The provider refused Postroom's sign-in app (%(reason)s). An administrator must "
                                   "renew the app's credentials; the mailbox works again on its own after that.",
                                   reason=detail.get("reason", "?")),

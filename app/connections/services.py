@@ -42,6 +42,19 @@ def _oauth_token(mailbox: Mailbox) -> str | None:
     return access_token(db.session.get(OAuthGrant, mailbox.oauth_grant_id))
 
 
+class PolicyRefused(Exception):
+    """The tenant's policy forbids this connection (plaintext after it was switched off)."""
+
+
+def _check_plaintext_policy(mailbox: Mailbox) -> None:
+    tenant = db.session.get(Tenant, mailbox.tenant_id)
+    plaintext = mailbox.inbound_security.value == "none" or (
+        mailbox.outbound_mode == OutboundMode.OWN and mailbox.outbound_security
+        and mailbox.outbound_security.value == "none")
+    if plaintext and not tenant.allow_plaintext:
+        raise PolicyRefused("unencrypted connections are switched off for this organization")
+
+
 def endpoints(mailbox: Mailbox) -> list[tuple[str, Endpoint]]:
     """What a connection test checks: the inbound server, then the outbound one (own server or region relay).
 
@@ -51,6 +64,7 @@ def endpoints(mailbox: Mailbox) -> list[tuple[str, Endpoint]]:
     timeout = current_app.config["CONNECT_TIMEOUT"]
     allow_private = current_app.config["ALLOW_PRIVATE_HOSTS"]
     common = {"timeout": timeout, "allow_private": allow_private, "ca_pem": mailbox.ca_pem or None}
+    _check_plaintext_policy(mailbox)
     token = _oauth_token(mailbox)
     secret = {"oauth_token": token} if token else {}
     found = [("inbound", Endpoint(
@@ -67,8 +81,10 @@ def endpoints(mailbox: Mailbox) -> list[tuple[str, Endpoint]]:
     elif mailbox.outbound_mode == OutboundMode.RELAY:
         tenant = db.session.get(Tenant, mailbox.tenant_id)
         relay = get_region(tenant.region).smtp_relay
+        # The relay is the operator's own (often internal) server, not tenant input: the SSRF guard does not apply.
         found.append(("outbound", Endpoint(protocol="smtp", host=relay["host"], port=int(relay.get("port", 587)),
-                                           security=relay.get("security", "starttls"), **common)))
+                                           security=relay.get("security", "starttls"),
+                                           **{**common, "allow_private": True})))
     return found
 
 
@@ -103,12 +119,14 @@ def _token_step_failed(test: ConnectionTest, mailbox: Mailbox, error: Exception)
     from app.oauth.errors import OAuthFailure
     from app.oauth.services import GrantUnusable
 
-    if not isinstance(error, GrantUnusable | OAuthFailure):
+    if not isinstance(error, GrantUnusable | OAuthFailure | PolicyRefused):
         raise error
     kind = getattr(error, "kind", "")
     category = {"transient": "oauth_unavailable", "invalid_client": "oauth_client"}.get(kind, "oauth_reauth")
-    step = StepResult(step="token", ok=False, latency_ms=0.0, category=category,
-                      detail={"reason": getattr(error, "cause", str(error))})
+    if isinstance(error, PolicyRefused):
+        category = "plaintext_refused"
+    step = StepResult(step="policy" if category == "plaintext_refused" else "token", ok=False, latency_ms=0.0,
+                      category=category, detail={"reason": getattr(error, "cause", str(error))})
     test.steps = [_step_json("inbound", step)]
     test.status, test.finished_at = "failed", utcnow()
     db.session.commit()

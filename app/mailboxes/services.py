@@ -33,7 +33,7 @@ def _current(mailbox: Mailbox) -> dict[str, Any]:
     return {name: getattr(mailbox, name) for name in SETTINGS}
 
 
-def _address_in_use(tenant: Tenant, address: str, mailbox_id: int | None) -> bool:
+def address_in_use(tenant: Tenant, address: str, mailbox_id: int | None) -> bool:
     mailbox_hit = select(Mailbox.id).where(Mailbox.tenant_id == tenant.id, func.lower(Mailbox.address) == address)
     alias_hit = select(MailboxAlias.mailbox_id).where(MailboxAlias.tenant_id == tenant.id,
                                                       func.lower(MailboxAlias.address) == address)
@@ -50,16 +50,23 @@ def _queue_error(tenant: Tenant, queue_id: Any) -> str | None:
     return None
 
 
+def _text_error(value, max_length: int, *, required: bool = False) -> str | None:
+    if not (value or "").strip():
+        return _("This field is required.") if required else None
+    return _("Use at most %(max)s characters.", max=max_length) if len(value) > max_length else None
+
+
 def _inbound_errors(tenant: Tenant, data: dict, is_new: bool) -> dict[str, str | None]:
     return {
         "inbound_protocol": check.choice_error(data.get("inbound_protocol"), Protocol),
         "inbound_host": check.host_error(data.get("inbound_host") or ""),
         "inbound_port": check.port_error(data.get("inbound_port")),
         "inbound_security": check.security_error(data.get("inbound_security") or "", tenant),
-        "inbound_username": None if (data.get("inbound_username") or "").strip() else _("This field is required."),
+        "inbound_username": _text_error(data.get("inbound_username"), 254, required=True),
+        "move_to_folder": _text_error(data.get("move_to_folder"), 255),
         "inbound_password": _("This field is required.")
         if is_new and not data.get("inbound_password") and not data.get("oauth_grant_id") else None,
-        "oauth_grant_id": _grant_error(tenant, data.get("oauth_grant_id")),
+        "oauth_grant_id": _grant_error(tenant, data.get("oauth_grant_id"), data.get("id")),
         "folders": check.folders_error(data.get("folders") or []),
         "poll_interval": check.poll_interval_error(data.get("poll_interval")),
         "ca_pem": check.ca_error(data.get("ca_pem")),
@@ -68,8 +75,8 @@ def _inbound_errors(tenant: Tenant, data: dict, is_new: bool) -> dict[str, str |
     }
 
 
-def _grant_error(tenant: Tenant, grant_id) -> str | None:
-    """OAuth grants come from the onboarding flow; an id must name one of this tenant's."""
+def _grant_error(tenant: Tenant, grant_id, mailbox_id: int | None) -> str | None:
+    """OAuth grants come from the onboarding flow; an id must name one of this tenant's, not used elsewhere."""
     from app.oauth.models import OAuthGrant
 
     if grant_id in (None, ""):
@@ -77,6 +84,10 @@ def _grant_error(tenant: Tenant, grant_id) -> str | None:
     if not isinstance(grant_id, int) or not 0 < grant_id < 2**31 or db.session.scalar(
             select(OAuthGrant.id).where(OAuthGrant.tenant_id == tenant.id, OAuthGrant.id == grant_id)) is None:
         return _("There is no such OAuth grant.")
+    users = set(db.session.scalars(select(Mailbox.id).where(Mailbox.tenant_id == tenant.id,
+                                                             Mailbox.oauth_grant_id == grant_id)))
+    if users - {mailbox_id}:
+        return _("This OAuth grant belongs to another mailbox. Connect this one with its own sign-in.")
     return None
 
 
@@ -89,7 +100,7 @@ def _outbound_errors(tenant: Tenant, data: dict, had_password: bool) -> dict[str
         "outbound_host": check.host_error(data.get("outbound_host") or ""),
         "outbound_port": check.port_error(data.get("outbound_port")),
         "outbound_security": check.security_error(data.get("outbound_security") or "", tenant),
-        "outbound_username": None if (data.get("outbound_username") or "").strip() else required,
+        "outbound_username": _text_error(data.get("outbound_username"), 254, required=True),
         "outbound_password": required
         if not (had_password or data.get("outbound_password") or data.get("oauth_grant_id")) else None,
     }
@@ -97,10 +108,15 @@ def _outbound_errors(tenant: Tenant, data: dict, had_password: bool) -> dict[str
 
 def _validated(tenant: Tenant, data: dict, mailbox: Mailbox | None) -> dict:
     address, address_message = check.address_error(data.get("address") or "", tenant)
-    if address and _address_in_use(tenant, address, mailbox.id if mailbox else None):
+    if address and address_in_use(tenant, address, mailbox.id if mailbox else None):
         address_message = _("Another mailbox already uses this address.")
     reply_to_message = v.normalize_email(data["reply_to"])[1] if data.get("reply_to") else None
+    for key in ("inbound_host", "outbound_host", "inbound_username", "outbound_username", "move_to_folder",
+                "from_name"):
+        if isinstance(data.get(key), str):
+            data[key] = data[key].strip()
     errors = {"name": v.name_error(data.get("name") or ""), "address": address_message,
+              "from_name": _text_error(data.get("from_name"), 120),
               "default_queue_id": _queue_error(tenant, data.get("default_queue_id")), "reply_to": reply_to_message,
               **_inbound_errors(tenant, data, mailbox is None),
               **_outbound_errors(tenant, data, bool(mailbox and mailbox.outbound_password))}
@@ -115,7 +131,7 @@ def _checked_aliases(tenant: Tenant, addresses: list[str], mailbox_address: str)
     normalized = []
     for address in addresses:
         alias, message = check.address_error(address, tenant)
-        if alias and (alias == mailbox_address or alias in normalized or _address_in_use(tenant, alias, None)):
+        if alias and (alias == mailbox_address or alias in normalized or address_in_use(tenant, alias, None)):
             message = _("%(address)s is already used by a mailbox.", address=alias)
         if message:
             raise FieldErrors({"aliases": message})
@@ -154,7 +170,7 @@ def update_mailbox(mailbox: Mailbox, changes: dict) -> dict:
     tenant = db.session.get(Tenant, mailbox.tenant_id)
     before = _current(mailbox)
     data = _validated(tenant, {**before, **changes, "inbound_password": changes.get("inbound_password"),
-                               "outbound_password": changes.get("outbound_password")}, mailbox)
+                               "outbound_password": changes.get("outbound_password"), "id": mailbox.id}, mailbox)
     _apply(mailbox, data)
     after = {**_current(mailbox)}
     for secret in SECRET_FIELDS:  # a newly given secret counts as a change even if equal: the value is unknown
@@ -203,7 +219,7 @@ def delete_mailbox(mailbox: Mailbox) -> None:
 
 def _add_alias(tenant: Tenant, mailbox: Mailbox, address: str, queue_id: int | None) -> MailboxAlias:
     normalized, message = check.address_error(address, tenant)
-    if normalized and _address_in_use(tenant, normalized, None):
+    if normalized and address_in_use(tenant, normalized, None):
         message = _("%(address)s is already used by a mailbox.", address=normalized)
     if message or (message := _queue_error(tenant, queue_id)):
         raise FieldErrors({"aliases": message})

@@ -61,6 +61,8 @@ def show(mailbox_id: int):
     mailbox = _mailbox(mailbox_id)
     job_id = request.args.get("test")
     test = connections.test_by_job_id(g.tenant, job_id) if job_id else None
+    if test is not None and test.mailbox_id != mailbox.id:
+        test = None
     alias_form = AliasForm()
     alias_form.queue_id.choices = [("", _("Mailbox default"))] + [(q.id, q.name) for q in queues(g.tenant)]
     return render_template("mailboxes/show.html", mailbox=mailbox, health=connections.health(mailbox),

@@ -82,20 +82,25 @@ def _connect(auth: Authorized) -> tuple[Mailbox, list[str]]:
 
 
 def _reconnect(auth: Authorized, can_send: bool) -> Mailbox:
-    mailbox = Mailbox.get_by_id_and_tenant(auth.mailbox_id, auth.tenant)
+    mailbox = db.session.scalar(Mailbox.all(auth.tenant).where(Mailbox.id == auth.mailbox_id))
+    if mailbox is None:
+        raise FlowError(_("The mailbox was deleted while you signed in. Nothing was saved."))
     if mailbox.inbound_username.lower() != auth.email:
         raise FlowError(_("You signed in as %(signed_in)s, but this mailbox is %(mailbox)s. Nothing was changed.",
                           signed_in=auth.email, mailbox=mailbox.inbound_username))
     old_grant_id, grant = mailbox.oauth_grant_id, _grant(auth)
     mailbox.oauth_grant_id = grant.id
     previous = mailbox.status
-    mailbox.status, mailbox.failure_streak, mailbox.last_failure_category = MailboxStatus.ACTIVE, 0, None
-    mailbox.failure_direction = None
+    if previous != MailboxStatus.PAUSED:  # a paused mailbox stays paused: re-connecting is not resuming
+        mailbox.status = MailboxStatus.ACTIVE
+    mailbox.failure_streak, mailbox.last_failure_category, mailbox.failure_direction = 0, None, None
     if not can_send:
         mailbox.outbound_mode = OutboundMode.NONE
+    elif mailbox.outbound_mode == OutboundMode.NONE and mailbox.outbound_host:
+        mailbox.outbound_mode = OutboundMode.OWN  # sending was granted this time
     if old_grant_id is not None and (old := db.session.get(OAuthGrant, old_grant_id)) is not None:
         retire_grant(old)
     record(auth.tenant, "mailbox.reconnected", object_type="mailbox", object_id=mailbox.id, label=mailbox.address,
-           changes={"status": [previous.value, "active"], "oauth_grant": "changed"})
+           changes={"status": [previous.value, mailbox.status.value], "oauth_grant": "changed"})
     db.session.commit()
     return mailbox
