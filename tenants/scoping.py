@@ -33,6 +33,13 @@ class TenantScoped:
         return select(cls).where(cls.tenant_id == tenant.id)
 
     @classmethod
+    def id_in_tenant(cls, obj_id: object, tenant: Tenant) -> bool:
+        """Whether ``obj_id`` (untrusted input) names one of ``tenant``'s rows."""
+        if not isinstance(obj_id, int) or isinstance(obj_id, bool) or not 0 < obj_id < 2**31:
+            return False
+        return db.session.scalar(select(cls.id).where(cls.tenant_id == tenant.id, cls.id == obj_id)) is not None  # type: ignore[attr-defined]
+
+    @classmethod
     def get_by_id_and_tenant(cls, obj_id: int, tenant: Tenant) -> Self:
         """The object, or a 404 when it does not exist *or* belongs to another tenant (no existence leak)."""
         if not 0 < obj_id < 2**31:  # beyond the id column's range: cannot exist (and would be a database error)

@@ -58,11 +58,9 @@ class MailboxForm(FlaskForm):
 
     def settings(self) -> dict:
         """The submitted settings in the service's shape."""
-        data = {name: getattr(self, name).data for name in (
-            "name", "address", "default_queue_id", "inbound_protocol", "inbound_host", "inbound_port",
-            "inbound_security", "inbound_username", "inbound_password", "after_fetch", "move_to_folder",
-            "sync_mode", "poll_interval", "ca_pem", "outbound_mode", "outbound_host", "outbound_port",
-            "outbound_security", "outbound_username", "outbound_password", "from_name", "reply_to")}
+        from app.mailboxes.services import SETTINGS
+
+        data = {name: getattr(self, name).data for name in SETTINGS if name not in ("folders", "oauth_grant_id")}
         data["folders"] = [f.strip() for f in (self.folders.data or "").split(",") if f.strip()]
         return data
 
@@ -73,8 +71,3 @@ class MailboxForm(FlaskForm):
 class AliasForm(FlaskForm):
     address = EmailField(_l("Address"))
     queue_id = SelectField(_l("Queue"), coerce=lambda v: int(v) if v else None, validate_choice=False)
-
-
-class QueueForm(FlaskForm):
-    name = StringField(_l("Name"))
-    description = StringField(_l("Description"))

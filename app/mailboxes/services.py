@@ -44,10 +44,7 @@ def address_in_use(tenant: Tenant, address: str, mailbox_id: int | None) -> bool
 def _queue_error(tenant: Tenant, queue_id: Any) -> str | None:
     if queue_id in (None, ""):
         return None
-    if not isinstance(queue_id, int) or not 0 < queue_id < 2**31 or db.session.scalar(
-            select(Queue.id).where(Queue.tenant_id == tenant.id, Queue.id == queue_id)) is None:
-        return _("Choose one of your queues.")
-    return None
+    return None if Queue.id_in_tenant(queue_id, tenant) else _("Choose one of your queues.")
 
 
 def _text_error(value, max_length: int, *, required: bool = False) -> str | None:
@@ -81,8 +78,7 @@ def _grant_error(tenant: Tenant, grant_id, mailbox_id: int | None) -> str | None
 
     if grant_id in (None, ""):
         return None
-    if not isinstance(grant_id, int) or not 0 < grant_id < 2**31 or db.session.scalar(
-            select(OAuthGrant.id).where(OAuthGrant.tenant_id == tenant.id, OAuthGrant.id == grant_id)) is None:
+    if not OAuthGrant.id_in_tenant(grant_id, tenant):
         return _("There is no such OAuth grant.")
     users = set(db.session.scalars(select(Mailbox.id).where(Mailbox.tenant_id == tenant.id,
                                                              Mailbox.oauth_grant_id == grant_id)))

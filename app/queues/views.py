@@ -6,9 +6,9 @@ from flask_htmx import make_response
 
 from app.errors import FieldErrors
 from app.forms import show_field_errors
-from app.mailboxes.forms import QueueForm
 from app.members.forms import ConfirmForm
 from app.queues import services
+from app.queues.forms import QueueForm
 from app.queues.models import Queue
 from tenants.models import Role
 from tenants.resolver import tenant_blueprint
