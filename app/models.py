@@ -3,6 +3,7 @@
 from app.audit.models import AuditEvent
 from app.auth.models import User
 from app.connections.models import ConnectionLog, ConnectionTest
+from app.inbound.models import FolderCursor, Receipt
 from app.mailboxes.models import Mailbox, MailboxAlias
 from app.members.models import Invitation
 from app.oauth.models import OAuthApp, OAuthGrant, OperatorAlert
@@ -10,5 +11,6 @@ from app.queues.models import Queue
 from app.tokens.models import ApiToken
 from tenants.models import Membership, Tenant
 
-__all__ = ["ApiToken", "AuditEvent", "ConnectionLog", "ConnectionTest", "Invitation", "Mailbox", "MailboxAlias",
-           "Membership", "OAuthApp", "OAuthGrant", "OperatorAlert", "Queue", "Tenant", "User"]
+__all__ = ["ApiToken", "AuditEvent", "ConnectionLog", "ConnectionTest", "FolderCursor", "Invitation", "Mailbox",
+           "MailboxAlias", "Membership", "OAuthApp", "OAuthGrant", "OperatorAlert", "Queue", "Receipt", "Tenant",
+           "User"]

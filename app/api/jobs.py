@@ -1,4 +1,4 @@
-"""Background jobs the API started; for now, connection tests."""
+"""Background jobs the API started: connection tests and syncs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from app.api.auth import authenticate_token
 from app.api.mailbox_schemas import JobSchema
 from app.connections import services as connections
+from app.inbound.services import sync_job_status
 
 blp = Blueprint("api_jobs", __name__, url_prefix="/jobs", description="Background jobs (connection tests)")
 blp.before_request(authenticate_token)
@@ -18,6 +19,9 @@ blp.before_request(authenticate_token)
 def get_job(job_id: str):
     """A connection test's status and its steps so far; failed steps explain themselves in ``message``."""
     test = connections.test_by_job_id(g.tenant, job_id)
-    if test is None:
+    if test is not None:
+        return test
+    sync = sync_job_status(g.tenant, job_id)
+    if sync is None:
         abort(404)
-    return test
+    return sync

@@ -207,10 +207,12 @@ class JobStepSchema(ma.Schema):
 
 class JobSchema(ma.Schema):
     job_id = ma.fields.String()
-    kind = ma.fields.Constant("connection_test", metadata={"type": "string"})
+    kind = ma.fields.String(dump_default="connection_test", metadata={"description": "connection_test | sync"})
     mailbox_id = ma.fields.Integer()
-    status = ma.fields.String(metadata={"description": "queued | running | passed | failed"})
+    status = ma.fields.String(metadata={"description": "connection tests: queued | running | passed | failed; "
+                                                      "syncs: queued | started | finished | failed"})
     steps = ma.fields.List(ma.fields.Nested(JobStepSchema))
+    result = ma.fields.Dict(metadata={"description": "syncs: per folder, messages stored and duplicates"})
     created_at = ma.fields.AwareDateTime()
     finished_at = ma.fields.AwareDateTime(allow_none=True)
 

@@ -232,6 +232,16 @@ def resume_mailbox(mailbox_id: int):
     return mailbox
 
 
+@blp.route("/<int:mailbox_id>/sync", methods=["POST"])
+@blp.response(202, schemas.JobCreatedSchema)
+def sync_mailbox(mailbox_id: int):
+    """Sync now: fetch new mail at once; follow it at ``GET /api/v1/jobs/{job_id}``."""
+    from app.inbound.services import start_sync
+
+    job = start_sync(_mailbox(mailbox_id))
+    return {"job_id": job.id}, 202, {"Location": url_for("api_jobs.get_job", job_id=job.id)}
+
+
 @blp.route("/<int:mailbox_id>/test", methods=["POST"])
 @blp.response(202, schemas.JobCreatedSchema)
 def test_mailbox(mailbox_id: int):

@@ -128,6 +128,16 @@ def test(mailbox_id: int):
     return redirect(url_for("mailboxes.show", mailbox_id=mailbox.id, test=run.job_id))
 
 
+@bp.route("/<int:mailbox_id>/sync", methods=["POST"])
+def sync_now(mailbox_id: int):
+    from app.inbound.services import start_sync
+
+    if ConfirmForm().validate_on_submit():
+        start_sync(_mailbox(mailbox_id))
+        flash(_("Sync started: new mail appears in a moment."), "info")
+    return redirect(url_for("mailboxes.show", mailbox_id=mailbox_id))
+
+
 @bp.route("/<int:mailbox_id>/tests/<job_id>")
 def test_progress(mailbox_id: int, job_id: str):
     """The test widget alone: it replaces itself every second while the test runs."""

@@ -1,0 +1,118 @@
+"""Syncing a mailbox: one in-flight sync per mailbox, every attempt in the communication log."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from datetime import UTC
+
+from flask import current_app
+from redis.exceptions import LockError
+
+from app.connections.models import ConnectionKind
+from app.connections.services import endpoints, record_attempt
+from app.extensions import db, get_redis
+from app.inbound.blobs import store_for_region
+from app.inbound.sync import FolderSync, sync_folder
+from app.mail.sessions import MailError, open_imap
+from app.mail.steps import StepResult
+from app.mailboxes.models import Mailbox, MailboxStatus, Protocol
+from tenants.models import Tenant
+from tenants.regions import get_region
+
+SYNCABLE = (MailboxStatus.ACTIVE, MailboxStatus.FAILING)
+LOCK_TIMEOUT = 15 * 60
+
+
+class SyncSkipped(Exception):
+    """Nothing to do now: paused, waiting for a re-connect, another sync running, or not supported yet."""
+
+
+def sync_mailbox(mailbox: Mailbox, *, job_id: str | None = None) -> list[FolderSync]:
+    """Sync every configured folder of ``mailbox``; raises ``SyncSkipped`` or ``MailError`` (logged either way)."""
+    if mailbox.status not in SYNCABLE:
+        raise SyncSkipped(f"mailbox is {mailbox.status.value}")
+    if mailbox.inbound_protocol != Protocol.IMAP:
+        raise SyncSkipped("POP3 sync is not built yet")
+    lock = get_redis().lock(f"sync:mailbox:{mailbox.id}", timeout=LOCK_TIMEOUT, blocking=False)
+    if not lock.acquire():
+        raise SyncSkipped("another sync of this mailbox is running")
+    try:
+        return _sync_locked(mailbox, job_id)
+    finally:
+        with contextlib.suppress(LockError):
+            lock.release()
+
+
+def _sync_locked(mailbox: Mailbox, job_id: str | None) -> list[FolderSync]:
+    tenant = db.session.get(Tenant, mailbox.tenant_id)
+    store = store_for_region(get_region(tenant.region))
+    started = time.perf_counter()
+    _direction, endpoint = endpoints(mailbox)[0]
+    try:
+        client = open_imap(endpoint)
+    except MailError as error:
+        record_attempt(mailbox, ConnectionKind.SYNC, "inbound", error.results, job_id=job_id)
+        raise
+    try:
+        results = [sync_folder(client, mailbox, folder, store) for folder in mailbox.folders or ["INBOX"]]
+    finally:
+        with contextlib.suppress(Exception):
+            client.logout()
+    elapsed = (time.perf_counter() - started) * 1000
+    record_attempt(mailbox, ConnectionKind.SYNC, "inbound", [StepResult("sync", True, elapsed)], job_id=job_id)
+    current_app.logger.info("mailbox synced", extra={"mailbox_id": mailbox.id,
+                                                     "stored": sum(r.stored for r in results)})
+    return results
+
+
+SYNC_JOB = "worker.jobs.sync.sync_mailbox_job"
+
+
+def start_sync(mailbox: Mailbox):
+    """"Sync now": enqueue a sync on the tenant's region poll queue; returns the RQ job."""
+    from tenants.queues import enqueue
+
+    tenant = db.session.get(Tenant, mailbox.tenant_id)
+    return enqueue(tenant, SYNC_JOB, mailbox.id, kind="poll", meta={"kind": "sync", "mailbox_id": mailbox.id},
+                   job_timeout=LOCK_TIMEOUT)
+
+
+def sync_job_status(tenant: Tenant, job_id: str) -> dict | None:
+    """A sync job of ``tenant`` (another tenant's job id is ``None``, like one that never existed)."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    from tenants.queues import region_redis
+
+    try:
+        job = Job.fetch(job_id, connection=region_redis(get_region(tenant.region)))
+    except NoSuchJobError:
+        return None
+    if job.meta.get("tenant_id") != tenant.id or job.meta.get("kind") != "sync":
+        return None
+    status = job.get_status(refresh=False)
+    return {"job_id": job.id, "kind": "sync", "mailbox_id": job.meta.get("mailbox_id"),
+            "status": status.value if status else "unknown", "result": job.return_value() or {},
+            "created_at": job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=UTC)}
+
+
+def mailboxes_due_for_poll(region: str) -> list[Mailbox]:
+    """Polling mailboxes of ``region`` whose last sync attempt is older than their interval (or never happened)."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from app.connections.models import ConnectionLog
+    from app.mailboxes.models import SyncMode
+    from tenants.models import utcnow
+
+    last_sync = (select(ConnectionLog.mailbox_id, func.max(ConnectionLog.started_at).label("at"))
+                 .where(ConnectionLog.kind == ConnectionKind.SYNC).group_by(ConnectionLog.mailbox_id).subquery())
+    rows = db.session.execute(
+        select(Mailbox, last_sync.c.at).join(Tenant, Tenant.id == Mailbox.tenant_id)
+        .outerjoin(last_sync, last_sync.c.mailbox_id == Mailbox.id)
+        .where(Tenant.region == region, Mailbox.status.in_(SYNCABLE), Mailbox.sync_mode == SyncMode.POLL,
+               Mailbox.inbound_protocol == Protocol.IMAP)).all()
+    now = utcnow()
+    return [mailbox for mailbox, at in rows if at is None or now - at >= timedelta(seconds=mailbox.poll_interval)]

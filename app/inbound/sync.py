@@ -1,0 +1,119 @@
+"""IMAP folder sync: every new message is stored raw and recorded before anything touches it on the server.
+
+Order of events per chunk of UIDs: fetch (BODY.PEEK, so nothing is marked read) → blobs written and fsynced →
+receipts and the folder cursor committed together → only then the after-fetch action (mark seen, move, delete).
+A worker killed at any point re-fetches at most one chunk, and the receipts' unique key turns that into no-ops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.inbound.blobs import BlobStore, blob_key
+from app.inbound.models import FolderCursor, Receipt
+from app.mailboxes.models import AfterFetch, Mailbox
+
+CHUNK = 200
+FETCH_ITEMS = ["BODY.PEEK[]", "RFC822.SIZE"]
+
+
+@dataclass
+class FolderSync:
+    folder: str
+    uidvalidity: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    already_known: int = 0
+    uidvalidity_reset: bool = False
+    new_uids: list[int] = field(default_factory=list)
+
+
+def _chunks(items: list[int], size: int) -> list[list[int]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _cursor(mailbox: Mailbox, folder: str, uidvalidity: int) -> tuple[FolderCursor, bool]:
+    cursor = db.session.scalar(select(FolderCursor).where(
+        FolderCursor.tenant_id == mailbox.tenant_id, FolderCursor.mailbox_id == mailbox.id,
+        FolderCursor.folder == folder))
+    if cursor is None:
+        cursor = FolderCursor(tenant_id=mailbox.tenant_id, mailbox_id=mailbox.id, folder=folder,
+                              uidvalidity=uidvalidity, last_uid=0)
+        db.session.add(cursor)
+        return cursor, False
+    if cursor.uidvalidity != uidvalidity:
+        # The server renumbered the folder: read it all again; receipts' hashes keep this from doubling anything.
+        cursor.uidvalidity, cursor.last_uid, cursor.highestmodseq = uidvalidity, 0, None
+        return cursor, True
+    return cursor, False
+
+
+def _known_hash(mailbox: Mailbox, sha256: str) -> bool:
+    return db.session.scalar(select(Receipt.id).where(
+        Receipt.tenant_id == mailbox.tenant_id, Receipt.mailbox_id == mailbox.id, Receipt.sha256 == sha256)
+        .limit(1)) is not None
+
+
+def _record(mailbox: Mailbox, folder: str, uidvalidity: int, uid: int, raw: bytes, result: FolderSync) -> None:
+    sha256 = blob_key(raw)
+    status = "duplicate" if _known_hash(mailbox, sha256) else "stored"
+    receipt = Receipt(tenant_id=mailbox.tenant_id, mailbox_id=mailbox.id, folder=folder, uidvalidity=uidvalidity,
+                      uid=uid, sha256=sha256, size=len(raw), status=status)
+    try:
+        with db.session.begin_nested():  # a receipt another worker (or an earlier, killed run) wrote is a no-op
+            db.session.add(receipt)
+    except IntegrityError:
+        result.already_known += 1
+        return
+    if status == "duplicate":
+        result.duplicates += 1
+    else:
+        result.stored += 1
+        result.new_uids.append(uid)
+
+
+def _after_fetch(client: IMAPClient, mailbox: Mailbox, uids: list[int]) -> None:
+    """Only for UIDs whose receipts are committed: the server copy may go now."""
+    action = mailbox.after_fetch
+    if action == AfterFetch.MARK_SEEN:
+        client.add_flags(uids, [b"\\Seen"])
+    elif action == AfterFetch.MOVE and mailbox.move_to_folder:
+        client.move(uids, mailbox.move_to_folder)
+    elif action == AfterFetch.DELETE:
+        client.delete_messages(uids)
+        client.uid_expunge(uids) if client.has_capability("UIDPLUS") else client.expunge()
+
+
+def sync_folder(client: IMAPClient, mailbox: Mailbox, folder: str, store: BlobStore) -> FolderSync:
+    """Fetch everything above the folder's cursor in chunks, storing each message before acting on it."""
+    info = client.select_folder(folder, readonly=mailbox.after_fetch == AfterFetch.KEEP)
+    uidvalidity = int(info[b"UIDVALIDITY"])
+    cursor, reset = _cursor(mailbox, folder, uidvalidity)
+    result = FolderSync(folder=folder, uidvalidity=uidvalidity, uidvalidity_reset=reset)
+    last_uid = cursor.last_uid
+    # "n:*" always matches the highest UID, even when it is below n: keep only really new ones.
+    uids = sorted(uid for uid in client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid)
+    for chunk in _chunks(uids, CHUNK):
+        fetched = client.fetch(chunk, FETCH_ITEMS)
+        for uid in chunk:
+            raw = fetched.get(uid, {}).get(b"BODY[]")
+            if raw is None:  # expunged by someone else between SEARCH and FETCH
+                continue
+            store.put(raw)
+            _record(mailbox, folder, uidvalidity, uid, raw, result)
+        cursor.last_uid = max(chunk)
+        db.session.commit()  # receipts and cursor together: durable before the server is touched
+        if mailbox.after_fetch != AfterFetch.KEEP:
+            _after_fetch(client, mailbox, chunk)
+    if not uids:
+        db.session.commit()  # a new cursor or a UIDVALIDITY reset is worth keeping even without mail
+    return result
+
+
+__all__ = ["CHUNK", "FolderSync", "IMAPClientError", "sync_folder"]
