@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -87,7 +86,10 @@ def _after_fetch(client: IMAPClient, mailbox: Mailbox, uids: list[int]) -> None:
         client.move(uids, mailbox.move_to_folder)
     elif action == AfterFetch.DELETE:
         client.delete_messages(uids)
-        client.uid_expunge(uids) if client.has_capability("UIDPLUS") else client.expunge()
+        if client.has_capability("UIDPLUS"):
+            client.uid_expunge(uids)  # only ours: never expunge what someone else flagged \\Deleted
+        else:
+            client.expunge()
 
 
 def sync_folder(client: IMAPClient, mailbox: Mailbox, folder: str, store: BlobStore) -> FolderSync:
@@ -114,6 +116,3 @@ def sync_folder(client: IMAPClient, mailbox: Mailbox, folder: str, store: BlobSt
     if not uids:
         db.session.commit()  # a new cursor or a UIDVALIDITY reset is worth keeping even without mail
     return result
-
-
-__all__ = ["CHUNK", "FolderSync", "IMAPClientError", "sync_folder"]

@@ -184,3 +184,15 @@ def test_the_scheduler_polls_due_mailboxes_once(app, db, imap_mailbox, dovecot, 
     run_jobs()
     assert len(_receipts(db)) == 1
     assert poll_due_mailboxes("default") == 0  # synced just now; due again after 60 s
+
+
+@pytest.mark.parametrize("action", ["move", "delete"])
+def test_move_and_delete_happen_only_after_storing(app, db, imap_mailbox, dovecot, mail_user, action):
+    dovecot.create_folder(mail_user.email, "Done")
+    mailbox = imap_mailbox(after_fetch=action, move_to_folder="Done" if action == "move" else None)
+    for n in range(3):
+        dovecot.append(mail_user.email, _mail(n, action))
+    (result,) = sync_mailbox(mailbox)
+    assert result.stored == 3 and len(_receipts(db)) == 3
+    assert dovecot.message_count(mail_user.email, "INBOX") == 0
+    assert dovecot.message_count(mail_user.email, "Done") == (3 if action == "move" else 0)
