@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 import copy
 import functools
+import hashlib
 import json
 import threading
 from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import pytest
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -217,3 +218,15 @@ def microsoft_for(replay):
         return templated.endpoints_for(directory)
 
     return make
+
+
+def s256(verifier: str) -> str:
+    """RFC 7636's S256 challenge, computed independently of authlib, to check what the client sent."""
+    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
+
+
+def query_of(url: str) -> dict[str, str]:
+    """A URL's query as a dict; fails on any repeated parameter."""
+    params = parse_qs(urlsplit(url).query, keep_blank_values=True, strict_parsing=True)
+    assert all(len(values) == 1 for values in params.values()), f"repeated parameters: {params}"
+    return {key: values[0] for key, values in params.items()}

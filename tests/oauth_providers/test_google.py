@@ -6,7 +6,6 @@ The token endpoint is a local replay of Google's documented answers (see conftes
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import re
 import socket
@@ -14,7 +13,7 @@ import string
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -30,21 +29,14 @@ from tests.oauth_providers.conftest import (
     GOOGLE_REDIRECT_URI,
     b64url,
     make_jwt,
+    query_of,
     recorded,
+    s256,
 )
 
 OLD_REFRESH_TOKEN = recorded("google", "token_exchange").json["refresh_token"]
 RECORDED_SCOPE = "https://mail.google.com/ openid https://www.googleapis.com/auth/userinfo.email"
 
-
-def s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
-
-
-def query_of(url: str) -> dict[str, str]:
-    params = parse_qs(urlsplit(url).query, keep_blank_values=True, strict_parsing=True)
-    assert all(len(values) == 1 for values in params.values()), f"repeated parameters: {params}"
-    return {key: values[0] for key, values in params.items()}
 
 
 def exchange(provider, credentials, code="4/0AcvDMrB-recorded-auth-code", verifier="v" * 64):

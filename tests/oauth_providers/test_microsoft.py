@@ -6,11 +6,9 @@ The token endpoint is a local replay of Microsoft's documented answers (see conf
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -24,7 +22,9 @@ from tests.oauth_providers.conftest import (
     MICROSOFT_CLIENT_SECRET,
     MICROSOFT_REDIRECT_URI,
     MICROSOFT_TENANT_ID,
+    query_of,
     recorded,
+    s256,
 )
 
 IMAP = "https://outlook.office.com/IMAP.AccessAsUser.All"
@@ -32,15 +32,6 @@ SMTP = "https://outlook.office.com/SMTP.Send"
 REQUESTED_SCOPE = f"openid email offline_access {IMAP} {SMTP}"
 FIRST_REFRESH_TOKEN = recorded("microsoft", "token_exchange").json["refresh_token"]
 
-
-def s256(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii")).digest()).rstrip(b"=").decode()
-
-
-def query_of(url: str) -> dict[str, str]:
-    params = parse_qs(urlsplit(url).query, keep_blank_values=True, strict_parsing=True)
-    assert all(len(values) == 1 for values in params.values()), f"repeated parameters: {params}"
-    return {key: values[0] for key, values in params.items()}
 
 
 def exchange(provider, credentials, code="M.C107_BAY.2.U.recorded-auth-code", verifier="v" * 64):
