@@ -8,9 +8,11 @@ from app.mailboxes.models import Mailbox, MailboxAlias
 from app.members.models import Invitation
 from app.oauth.models import OAuthApp, OAuthGrant, OperatorAlert
 from app.queues.models import Queue
+from app.routing.models import RoutingRule
+from app.tickets.models import Contact, Message, MessageAttachment, Ticket, TicketEvent
 from app.tokens.models import ApiToken
 from tenants.models import Membership, Tenant
 
-__all__ = ["ApiToken", "AuditEvent", "ConnectionLog", "ConnectionTest", "FolderCursor", "Invitation", "Mailbox",
-           "MailboxAlias", "Membership", "OAuthApp", "OAuthGrant", "OperatorAlert", "Queue", "Receipt", "Tenant",
-           "User"]
+__all__ = ["ApiToken", "AuditEvent", "ConnectionLog", "ConnectionTest", "Contact", "FolderCursor", "Invitation",
+           "Mailbox", "MailboxAlias", "Membership", "Message", "MessageAttachment", "OAuthApp", "OAuthGrant",
+           "OperatorAlert", "Queue", "Receipt", "RoutingRule", "Tenant", "Ticket", "TicketEvent", "User"]

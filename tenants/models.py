@@ -45,6 +45,17 @@ class Tenant(db.Model):
     allowed_sender_domains: Mapped[list] = mapped_column(JSON, default=list)
     allowed_mailbox_domains: Mapped[list] = mapped_column(JSON, default=list)
     failure_threshold: Mapped[int] = mapped_column(default=3)
+    # Inbound policy (issue 5): ticket references, threading, loops, authenticity, attachments.
+    ticket_prefix: Mapped[str] = mapped_column(String(12), default="")
+    ticket_seq: Mapped[int] = mapped_column(default=0)
+    reopen_policy: Mapped[str] = mapped_column(String(16), default="reopen")  # reopen | new_linked
+    subject_window_hours: Mapped[int] = mapped_column(default=72)
+    sender_rate_limit: Mapped[int] = mapped_column(default=20)  # mails per sender per hour before acks stop
+    trusted_authserv_ids: Mapped[list] = mapped_column(JSON, default=list)
+    dmarc_policy: Mapped[str] = mapped_column(String(16), default="flag")  # flag | quarantine
+    max_attachment_bytes: Mapped[int] = mapped_column(default=25 * 1024 * 1024)
+    blocked_attachment_types: Mapped[list] = mapped_column(JSON, default=list)  # extensions: ["exe", "js"]
+    vip_senders: Mapped[list] = mapped_column(JSON, default=list)  # addresses or "@domain"
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="tenant", cascade="all, delete-orphan")

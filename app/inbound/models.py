@@ -25,11 +25,18 @@ class FolderCursor(TenantScoped, db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class ReceiptStatus:
+    STORED = "stored"  # raw is durable, not yet turned into a ticket message
+    INGESTED = "ingested"  # a Message exists for it (receipt.message_id)
+    DUPLICATE = "duplicate"  # the same message was already ingested (same bytes, or the same Message-ID)
+    QUARANTINED = "quarantined"  # kept aside with a reason; replayable
+
+
 class Receipt(TenantScoped, db.Model):
     """One message as it came off the server, stored raw *before* anything else happens to it.
 
     The unique constraint is what makes a sync exactly-once: a crashed sync that fetches the same UID again finds
-    its receipt and moves on. ``status``: stored → parsed (or quarantined, or duplicate of an earlier receipt).
+    its receipt and moves on. ``status``: see ``ReceiptStatus``.
     """
 
     __tablename__ = "receipts"
@@ -48,3 +55,10 @@ class Receipt(TenantScoped, db.Model):
     size: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="stored")
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # POP3 has no UIDs: the UIDL string is kept here and ``uid`` is a stable number derived from it.
+    uidl: Mapped[str | None] = mapped_column(String(255))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    quarantine_reason: Mapped[str | None] = mapped_column(String(40))
+    quarantine_detail: Mapped[str | None] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    processed_at: Mapped[datetime | None] = mapped_column()

@@ -77,6 +77,8 @@ class Mailbox(TenantScoped, db.Model):
     move_to_folder: Mapped[str | None] = mapped_column(String(255))
     sync_mode: Mapped[SyncMode] = mapped_column(_enum(SyncMode), default=SyncMode.POLL)
     poll_interval: Mapped[int] = mapped_column(Integer, default=60)
+    # A new mailbox imports mail from this day on (None: everything in its folders); "backfill" moves it back.
+    import_since: Mapped[datetime | None] = mapped_column()
     ca_pem: Mapped[str | None] = mapped_column(Text)
 
     outbound_mode: Mapped[OutboundMode] = mapped_column(_enum(OutboundMode), default=OutboundMode.OWN)

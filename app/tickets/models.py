@@ -1,0 +1,179 @@
+"""Tickets, their messages, attachments, requesters (contacts) and the timeline of automated decisions."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from tenants.models import utcnow
+from tenants.scoping import TenantScoped
+
+
+def _enum(cls: type[enum.Enum]) -> Enum:
+    return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+
+
+class TicketStatus(enum.StrEnum):
+    OPEN = "open"
+    PENDING = "pending"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class Priority(enum.StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+    @property
+    def rank(self) -> int:
+        return list(Priority).index(self)
+
+
+class Direction(enum.StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+    NOTE = "note"
+
+
+class ThreadReason(enum.StrEnum):
+    """Why a message joined its ticket; shown to agents next to the message."""
+
+    NEW = "new"
+    IN_REPLY_TO = "in_reply_to"
+    REFERENCES = "references"
+    SUBJECT_TOKEN = "subject_token"  # noqa: S105 - a reason, not a secret
+    THREAD_INDEX = "thread_index"
+    SUBJECT = "subject"
+    BOUNCE = "bounce"
+    REOPENED = "reopened"  # joined a closed ticket and reopened it
+    LINKED = "linked"  # replied to a closed ticket; a new ticket linked to it was opened
+
+
+class Contact(TenantScoped, db.Model):
+    __tablename__ = "contacts"
+    __table_args__ = (UniqueConstraint("tenant_id", "email"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    vip: Mapped[bool] = mapped_column(default=False)
+    bouncing: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Ticket(TenantScoped, db.Model):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "number"),
+        Index("ix_tickets_tenant_id_status_updated_at", "tenant_id", "status", "updated_at"),
+        Index("ix_tickets_tenant_id_requester_id_normalized_subject", "tenant_id", "requester_id",
+              "normalized_subject"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(Integer)
+    reference: Mapped[str] = mapped_column(String(40))  # "ACME-1042": the subject token is [#ACME-1042]
+    subject: Mapped[str] = mapped_column(String(998), default="")
+    normalized_subject: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[TicketStatus] = mapped_column(_enum(TicketStatus), default=TicketStatus.OPEN)
+    priority: Mapped[Priority] = mapped_column(_enum(Priority), default=Priority.NORMAL)
+    category: Mapped[str | None] = mapped_column(String(80))
+    queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id", ondelete="SET NULL"), index=True)
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
+    requester_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    linked_ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
+    sender_flagged: Mapped[bool] = mapped_column(default=False)  # DMARC failed on a message of this ticket
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column()
+
+    requester: Mapped[Contact | None] = relationship()
+    messages: Mapped[list[Message]] = relationship(back_populates="ticket", order_by="Message.id",
+                                                   cascade="all, delete-orphan")
+
+
+class Message(TenantScoped, db.Model):
+    """One mail (or note) of a ticket. ``dedupe_key`` (the Message-ID, else the raw hash) makes the same mail
+    delivered to two mailboxes of one tenant one message."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "dedupe_key"),
+        Index("ix_messages_tenant_id_message_id", "tenant_id", "message_id"),
+        Index("ix_messages_tenant_id_thread_index_root", "tenant_id", "thread_index_root"),
+        Index("ix_messages_tenant_id_from_address_created_at", "tenant_id", "from_address", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    mailbox_id: Mapped[int | None] = mapped_column(ForeignKey("mailboxes.id", ondelete="SET NULL"))
+    direction: Mapped[Direction] = mapped_column(_enum(Direction), default=Direction.INBOUND)
+    dedupe_key: Mapped[str | None] = mapped_column(String(255))
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    in_reply_to: Mapped[str | None] = mapped_column(String(255))
+    references: Mapped[list] = mapped_column(JSON, default=list)
+    thread_index_root: Mapped[str | None] = mapped_column(String(64))
+    from_address: Mapped[str] = mapped_column(String(254), default="")
+    from_name: Mapped[str] = mapped_column(String(200), default="")
+    to: Mapped[list] = mapped_column(JSON, default=list)  # [[name, address], ...]
+    cc: Mapped[list] = mapped_column(JSON, default=list)
+    subject: Mapped[str] = mapped_column(String(998), default="")
+    text: Mapped[str | None] = mapped_column(Text)
+    html: Mapped[str | None] = mapped_column(Text)  # sanitized with nh3 at parse time
+    headers: Mapped[list] = mapped_column(JSON, default=list)
+    sent_at: Mapped[datetime | None] = mapped_column()  # the Date header
+    thread_reason: Mapped[ThreadReason] = mapped_column(_enum(ThreadReason), default=ThreadReason.NEW)
+    automatic: Mapped[bool] = mapped_column(default=False)
+    automatic_reason: Mapped[str | None] = mapped_column(String(80))
+    acknowledge: Mapped[bool] = mapped_column(default=False)  # an acknowledgement is due (sent by the outbox)
+    authenticity: Mapped[dict] = mapped_column(JSON, default=dict)  # {"spf": "pass", "dkim": ..., "dmarc": ...}
+    sender_flagged: Mapped[bool] = mapped_column(default=False)
+    bounce_of_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    raw_sha256: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    defects: Mapped[list] = mapped_column(JSON, default=list)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="messages")
+    attachments: Mapped[list[MessageAttachment]] = relationship(
+        back_populates="message", order_by="MessageAttachment.id", cascade="all, delete-orphan")
+
+
+class MessageAttachment(TenantScoped, db.Model):
+    __tablename__ = "message_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(127))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))  # blob key; empty payload kept out of the store when withheld
+    disposition: Mapped[str] = mapped_column(String(16), default="attachment")
+    content_id: Mapped[str | None] = mapped_column(String(255))
+    is_calendar: Mapped[bool] = mapped_column(default=False)
+    withheld_reason: Mapped[str | None] = mapped_column(String(40))  # too_large | blocked_type
+
+    message: Mapped[Message] = relationship(back_populates="attachments")
+
+
+class TicketEvent(TenantScoped, db.Model):
+    """The ticket's timeline: every automated decision (threaded, routed, rule, loop, authenticity, reopen)."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
