@@ -115,6 +115,15 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "LOG_FORMAT": _str(env, "LOG_FORMAT", "json" if production else "text"),
         "CONNECT_TIMEOUT": float(_int(env, "CONNECT_TIMEOUT", 15)),
         "OAUTH_REFRESH_MARGIN": _int(env, "OAUTH_REFRESH_MARGIN", 300),
+        # IMAP IDLE (`flask idle`): re-issue IDLE before servers drop it (RFC 2177: at most every 29 minutes), and
+        # how often the supervisor re-reads which mailboxes want a push connection.
+        "IDLE_RENEW_SECONDS": _int(env, "IDLE_RENEW_SECONDS", 25 * 60),
+        "IDLE_RELOAD_SECONDS": _int(env, "IDLE_RELOAD_SECONDS", 15),
+        # The domain of the Message-IDs Postroom writes: mail carrying one of these came from us (loop guard).
+        "MESSAGE_ID_DOMAIN": _str(env, "MESSAGE_ID_DOMAIN", "mail.postroom.invalid"),
+        "INGEST_BATCH": _int(env, "INGEST_BATCH", 200),
+        "INGEST_MAX_ATTEMPTS": _int(env, "INGEST_MAX_ATTEMPTS", 3),
+        "INGEST_GRACE": _int(env, "INGEST_GRACE", 120),
         **_oauth_settings(env),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_REQUEST_BYTES", 2 * 1024 * 1024),
     }

@@ -206,6 +206,6 @@ def run_jobs(app):
     from worker.cli import build_worker
 
     def run(region: str = "default") -> None:
-        build_worker(get_region(region), ["poll", "default"], worker_class=SimpleWorker).work(burst=True)
+        build_worker(get_region(region), ["poll", "ingest", "default"], worker_class=SimpleWorker).work(burst=True)
 
     return run

@@ -1,4 +1,4 @@
-"""``flask worker`` and ``flask scheduler``: registered through the ``flask.commands`` entry point."""
+"""``flask worker``, ``flask scheduler`` and ``flask idle``: registered through the ``flask.commands`` entry point."""
 
 from __future__ import annotations
 
@@ -72,3 +72,15 @@ def scheduler_command(region: str | None) -> None:
     from worker.schedule import build_scheduler
 
     build_scheduler(_region(region)).start()
+
+
+@click.command("idle")
+@click.option("--region", default=None, help="Hold this region's IMAP IDLE connections (default: the first region).")
+@with_appcontext
+def idle_command(region: str | None) -> None:
+    """IMAP IDLE supervisor: hold push connections, enqueue syncs. SIGTERM or Ctrl-C stops it."""
+    from worker.idle import IdleSupervisor, install_signal_handlers
+
+    supervisor = IdleSupervisor(current_app._get_current_object(), _region(region).name)
+    install_signal_handlers(supervisor)
+    supervisor.run()

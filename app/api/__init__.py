@@ -29,13 +29,13 @@ api = PostroomApi()
 
 
 def init_api(app: Flask) -> None:
-    from app.api import accounts, audit, jobs, mailboxes, members, queues, tenant, tokens
+    from app.api import accounts, audit, jobs, mailboxes, members, quarantine, queues, tenant, tickets, tokens
 
     for key, value in API_CONFIG.items():
         app.config.setdefault(key, value)
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer", "description": "A tenant API token (prt_...)"}}},
         "security": [{"bearer": []}]})
-    for module in (accounts, tenant, members, tokens, mailboxes, queues, jobs, audit):
+    for module in (accounts, tenant, members, tokens, mailboxes, queues, tickets, quarantine, jobs, audit):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.blp.url_prefix or ''}")

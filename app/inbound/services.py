@@ -12,10 +12,11 @@ from redis.exceptions import LockError
 from app.connections.models import ConnectionKind
 from app.connections.services import endpoints, record_attempt
 from app.extensions import db, get_redis
-from app.inbound.blobs import store_for_region
+from app.inbound.blobs import BlobStore, store_for_region
+from app.inbound.pop3sync import sync_pop3
 from app.inbound.sync import FolderSync, sync_folder
-from app.mail.sessions import MailError, open_imap
-from app.mail.steps import StepResult
+from app.mail.sessions import MailError, open_imap, open_pop3
+from app.mail.steps import Endpoint, StepResult
 from app.mailboxes.models import Mailbox, MailboxStatus, Protocol
 from tenants.models import Tenant
 from tenants.regions import get_region
@@ -32,8 +33,6 @@ def sync_mailbox(mailbox: Mailbox, *, job_id: str | None = None) -> list[FolderS
     """Sync every configured folder of ``mailbox``; raises ``SyncSkipped`` or ``MailError`` (logged either way)."""
     if mailbox.status not in SYNCABLE:
         raise SyncSkipped(f"mailbox is {mailbox.status.value}")
-    if mailbox.inbound_protocol != Protocol.IMAP:
-        raise SyncSkipped("POP3 sync is not built yet")
     lock = get_redis().lock(f"sync:mailbox:{mailbox.id}", timeout=LOCK_TIMEOUT, blocking=False)
     if not lock.acquire():
         raise SyncSkipped("another sync of this mailbox is running")
@@ -49,21 +48,36 @@ def _sync_locked(mailbox: Mailbox, job_id: str | None) -> list[FolderSync]:
     store = store_for_region(get_region(tenant.region))
     started = time.perf_counter()
     _direction, endpoint = endpoints(mailbox)[0]
+    sync = _sync_pop3 if mailbox.inbound_protocol == Protocol.POP3 else _sync_imap
     try:
-        client = open_imap(endpoint)
-    except MailError as error:
+        results = sync(endpoint, mailbox, store)
+    except MailError as error:  # connecting, or a server that cannot be synced (POP3 without UIDL)
         record_attempt(mailbox, ConnectionKind.SYNC, "inbound", error.results, job_id=job_id)
         raise
-    try:
-        results = [sync_folder(client, mailbox, folder, store) for folder in mailbox.folders or ["INBOX"]]
-    finally:
-        with contextlib.suppress(Exception):
-            client.logout()
     elapsed = (time.perf_counter() - started) * 1000
     record_attempt(mailbox, ConnectionKind.SYNC, "inbound", [StepResult("sync", True, elapsed)], job_id=job_id)
     current_app.logger.info("mailbox synced", extra={"mailbox_id": mailbox.id,
                                                      "stored": sum(r.stored for r in results)})
     return results
+
+
+def _sync_imap(endpoint: Endpoint, mailbox: Mailbox, store: BlobStore) -> list[FolderSync]:
+    client = open_imap(endpoint)
+    try:
+        return [sync_folder(client, mailbox, folder, store) for folder in mailbox.folders or ["INBOX"]]
+    finally:
+        with contextlib.suppress(Exception):
+            client.logout()
+
+
+def _sync_pop3(endpoint: Endpoint, mailbox: Mailbox, store: BlobStore) -> list[FolderSync]:
+    client = open_pop3(endpoint)
+    try:
+        return [sync_pop3(client, mailbox, store)]  # it ends with QUIT, when the server applies its DELEs
+    finally:
+        # After a failure: closed without QUIT, so the server deletes nothing. After QUIT: already closed.
+        with contextlib.suppress(OSError):
+            client.close()
 
 
 SYNC_JOB = "worker.jobs.sync.sync_mailbox_job"
@@ -112,7 +126,8 @@ def mailboxes_due_for_poll(region: str) -> list[Mailbox]:
     rows = db.session.execute(
         select(Mailbox, last_sync.c.at).join(Tenant, Tenant.id == Mailbox.tenant_id)
         .outerjoin(last_sync, last_sync.c.mailbox_id == Mailbox.id)
-        .where(Tenant.region == region, Mailbox.status.in_(SYNCABLE), Mailbox.sync_mode == SyncMode.POLL,
-               Mailbox.inbound_protocol == Protocol.IMAP)).all()
+        .where(Tenant.region == region, Mailbox.status.in_(SYNCABLE),
+               # POP3 has no IDLE: a POP3 mailbox is polled whatever its sync mode says
+               (Mailbox.sync_mode == SyncMode.POLL) | (Mailbox.inbound_protocol == Protocol.POP3))).all()
     now = utcnow()
     return [mailbox for mailbox, at in rows if at is None or now - at >= timedelta(seconds=mailbox.poll_interval)]

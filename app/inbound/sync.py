@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from flask import current_app
 from imapclient import IMAPClient
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -31,6 +33,7 @@ class FolderSync:
     already_known: int = 0
     uidvalidity_reset: bool = False
     new_uids: list[int] = field(default_factory=list)
+    receipt_ids: list[int] = field(default_factory=list)  # stored receipts, for the ingest jobs
 
 
 def _chunks(items: list[int], size: int) -> list[list[int]]:
@@ -75,6 +78,21 @@ def _record(mailbox: Mailbox, folder: str, uidvalidity: int, uid: int, raw: byte
     else:
         result.stored += 1
         result.new_uids.append(uid)
+        result.receipt_ids.append(receipt.id)
+
+
+def hand_to_ingest(mailbox: Mailbox, receipt_ids: list[int]) -> None:
+    """Start parsing while the sync goes on; if Redis is down the reconciler finds the receipts later."""
+    if not receipt_ids:
+        return
+    from app.inbound.pipeline import enqueue_ingest
+    from tenants.models import Tenant
+
+    try:
+        enqueue_ingest(db.session.get(Tenant, mailbox.tenant_id), receipt_ids)
+    except RedisError:
+        current_app.logger.warning("ingest not enqueued; the reconciler will pick it up",
+                                   extra={"mailbox_id": mailbox.id, "receipts": len(receipt_ids)})
 
 
 def _after_fetch(client: IMAPClient, mailbox: Mailbox, uids: list[int]) -> None:
@@ -99,6 +117,7 @@ def sync_folder(client: IMAPClient, mailbox: Mailbox, folder: str, store: BlobSt
     cursor, reset = _cursor(mailbox, folder, uidvalidity)
     result = FolderSync(folder=folder, uidvalidity=uidvalidity, uidvalidity_reset=reset)
     last_uid = cursor.last_uid
+    queued: list[int] = []
     # "n:*" always matches the highest UID, even when it is below n: keep only really new ones.
     uids = sorted(uid for uid in client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid)
     for chunk in _chunks(uids, CHUNK):
@@ -110,7 +129,10 @@ def sync_folder(client: IMAPClient, mailbox: Mailbox, folder: str, store: BlobSt
             store.put(raw)
             _record(mailbox, folder, uidvalidity, uid, raw, result)
         cursor.last_uid = max(chunk)
+        chunk_ids = result.receipt_ids[len(queued):]
         db.session.commit()  # receipts and cursor together: durable before the server is touched
+        hand_to_ingest(mailbox, chunk_ids)
+        queued += chunk_ids
         if mailbox.after_fetch != AfterFetch.KEEP:
             _after_fetch(client, mailbox, chunk)
     if not uids:

@@ -51,8 +51,7 @@ class ThreadReason(enum.StrEnum):
     THREAD_INDEX = "thread_index"
     SUBJECT = "subject"
     BOUNCE = "bounce"
-    REOPENED = "reopened"  # joined a closed ticket and reopened it
-    LINKED = "linked"  # replied to a closed ticket; a new ticket linked to it was opened
+    LINKED = "linked"  # answered a closed ticket; by tenant policy a new ticket linked to it was opened
 
 
 class Contact(TenantScoped, db.Model):

@@ -107,7 +107,7 @@ def upgrade():
     sa.Column('html', sa.Text(), nullable=True),
     sa.Column('headers', sa.JSON(), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('thread_reason', sa.Enum('new', 'in_reply_to', 'references', 'subject_token', 'thread_index', 'subject', 'bounce', 'reopened', 'linked', name='threadreason', native_enum=False, length=16), nullable=False),
+    sa.Column('thread_reason', sa.Enum('new', 'in_reply_to', 'references', 'subject_token', 'thread_index', 'subject', 'bounce', 'linked', name='threadreason', native_enum=False, length=16), nullable=False),
     sa.Column('automatic', sa.Boolean(), nullable=False),
     sa.Column('automatic_reason', sa.String(length=80), nullable=True),
     sa.Column('acknowledge', sa.Boolean(), nullable=False),

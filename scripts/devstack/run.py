@@ -1,4 +1,5 @@
-"""``make run``: the mail stack, the database, a demo tenant, then web, worker and scheduler. Ctrl-C stops it all."""
+"""``make run``: the mail stack, the database, a demo tenant, then web, worker, scheduler and the IDLE
+supervisor. Ctrl-C stops it all."""
 
 from __future__ import annotations
 
@@ -120,6 +121,7 @@ def main() -> int:
             _start("web", [*FLASK, "run", "--host", "127.0.0.1", "--port", str(WEB_PORT)], env),
             _start("worker", [*FLASK, "worker"], env),
             _start("scheduler", [*FLASK, "scheduler"], env),
+            _start("idle", [*FLASK, "idle"], env),
         ]
         while not port_open("127.0.0.1", WEB_PORT):
             time.sleep(0.2)

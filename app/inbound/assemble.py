@@ -1,0 +1,161 @@
+"""Putting a screened mail on its ticket: thread, apply the closed-ticket policy, route new tickets, store the
+message and its attachments, and write every decision to the ticket's timeline."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.inbound.blobs import BlobStore
+from app.inbound.models import Receipt
+from app.inbound.screening import Screening, over_sender_rate, withheld_reason
+from app.mail.parse import Parsed
+from app.mail.threading_keys import normalize_subject, thread_index_root
+from app.mailboxes.models import Mailbox
+from app.routing.services import route_new_ticket
+from app.tickets.models import Contact, Direction, Message, MessageAttachment, ThreadReason, Ticket, TicketStatus
+from app.tickets.services import contact_for, log_event, open_ticket, reopen, touch
+from app.tickets.threading import ThreadMatch, find_thread
+from tenants.models import Tenant
+
+
+def build_message(tenant: Tenant, mailbox: Mailbox, receipt: Receipt, parsed: Parsed, screening: Screening,
+                  store: BlobStore, *, dedupe_key: str, may_open: bool) -> Message | None:
+    """The new message (flushed), or ``None`` when it would open a ticket its sender may not open."""
+    sender, sender_name = parsed.from_[1].lower(), parsed.from_[0]
+    known = db.session.scalar(select(Contact).where(Contact.tenant_id == tenant.id, Contact.email == sender))
+    match = _bounce_match(tenant, screening) or find_thread(tenant, parsed, known,
+                                                            trust_sender=not screening.dmarc_failed)
+    if match.ticket is None and not may_open:
+        return None
+    requester = known or contact_for(tenant, sender, sender_name)
+    automatic = screening.automatic_reason
+    ticket, reason, route = _ticket_for(tenant, mailbox, parsed, requester, match, automatic is not None)
+    message = _new_message(tenant, mailbox, receipt, parsed, screening, ticket, reason, dedupe_key)
+    _store_attachments(tenant, message, parsed, store)
+    _log_decisions(ticket, message, match, route, screening)
+    if match.ticket is ticket and ticket.status != TicketStatus.OPEN and not message.automatic:
+        reopen(ticket, message, why="customer_replied")  # closed ones only when the tenant's policy says reopen
+    if screening.bounce is not None:
+        _note_bounce(tenant, screening)
+    _acknowledgement(tenant, ticket, message, requester, new_ticket=reason in (ThreadReason.NEW, ThreadReason.LINKED))
+    if screening.dmarc_failed:
+        ticket.sender_flagged = True
+    touch(ticket)
+    return message
+
+
+def _bounce_match(tenant: Tenant, screening: Screening) -> ThreadMatch | None:
+    bounce = screening.bounce
+    if bounce is None or not bounce.original_message_id:
+        return None
+    original = db.session.scalar(select(Message).where(Message.tenant_id == tenant.id,
+                                                       Message.message_id == bounce.original_message_id[:255]))
+    if original is None:
+        return None
+    return ThreadMatch(original.ticket, ThreadReason.BOUNCE, bounce.original_message_id)
+
+
+def _ticket_for(tenant: Tenant, mailbox: Mailbox, parsed: Parsed, requester: Contact | None, match: ThreadMatch,
+                automatic: bool):
+    ticket = match.ticket
+    subject, normalized = parsed.subject, normalize_subject(parsed.subject)
+    if ticket is not None and ticket.status == TicketStatus.CLOSED and not automatic \
+            and tenant.reopen_policy == "new_linked":
+        linked = open_ticket(tenant, subject=subject, normalized_subject=normalized, requester=requester,
+                             mailbox_id=mailbox.id, linked_ticket_id=ticket.id)
+        _route(tenant, mailbox, parsed, requester, linked)
+        return linked, ThreadReason.LINKED, None
+    if ticket is not None:
+        return ticket, match.reason, None
+    ticket = open_ticket(tenant, subject=subject, normalized_subject=normalized, requester=requester,
+                         mailbox_id=mailbox.id)
+    return ticket, ThreadReason.NEW, _route(tenant, mailbox, parsed, requester, ticket)
+
+
+def _route(tenant: Tenant, mailbox: Mailbox, parsed: Parsed, requester: Contact | None, ticket: Ticket):
+    route = route_new_ticket(tenant, mailbox, parsed, requester)
+    ticket.queue_id, ticket.category, ticket.priority = route.queue_id, route.category, route.priority
+    return route
+
+
+def _new_message(tenant: Tenant, mailbox: Mailbox, receipt: Receipt, parsed: Parsed, screening: Screening,
+                 ticket: Ticket, reason: ThreadReason, dedupe_key: str) -> Message:
+    thread_index = parsed.loop_headers.get("Thread-Index")
+    message = Message(
+        tenant_id=tenant.id, ticket_id=ticket.id, mailbox_id=mailbox.id, direction=Direction.INBOUND,
+        dedupe_key=dedupe_key, message_id=(parsed.message_id or None) and parsed.message_id[:255],
+        in_reply_to=(parsed.in_reply_to or None) and parsed.in_reply_to[:255], references=parsed.references[-50:],
+        thread_index_root=thread_index_root(thread_index[0] if thread_index else None),
+        from_address=parsed.from_[1].lower()[:254], from_name=parsed.from_[0][:200],
+        to=[list(pair) for pair in parsed.to], cc=[list(pair) for pair in parsed.cc], subject=parsed.subject[:998],
+        text=parsed.text, html=parsed.html_sanitized, headers=[list(pair) for pair in parsed.headers],
+        sent_at=parsed.date, thread_reason=reason, automatic=screening.automatic_reason is not None,
+        automatic_reason=screening.automatic_reason, authenticity=screening.authenticity,
+        sender_flagged=screening.dmarc_failed, raw_sha256=receipt.sha256, size=receipt.size,
+        defects=parsed.defects[:50])
+    if reason == ThreadReason.BOUNCE and screening.bounce is not None:
+        original = db.session.scalar(select(Message.id).where(
+            Message.tenant_id == tenant.id, Message.message_id == screening.bounce.original_message_id[:255]))
+        message.bounce_of_id = original
+    db.session.add(message)
+    db.session.flush()  # the unique dedupe key is checked here, before anything else is written
+    return message
+
+
+def _store_attachments(tenant: Tenant, message: Message, parsed: Parsed, store: BlobStore) -> None:
+    for attachment in parsed.attachments:
+        reason = withheld_reason(tenant, attachment)
+        if reason is None:
+            store.put(attachment.payload)
+        message.attachments.append(MessageAttachment(
+            tenant_id=tenant.id, filename=attachment.filename, content_type=attachment.content_type[:127],
+            size=attachment.size, sha256=attachment.sha256, disposition=attachment.disposition,
+            content_id=(attachment.content_id or None) and attachment.content_id[:255],
+            is_calendar=attachment.is_calendar, withheld_reason=reason))
+
+
+def _log_decisions(ticket: Ticket, message: Message, match: ThreadMatch, route, screening: Screening) -> None:
+    log_event(ticket, "threaded", {"reason": message.thread_reason.value, "evidence": match.evidence[:255]},
+              message=message)
+    if message.thread_reason == ThreadReason.LINKED and match.ticket is not None:
+        log_event(match.ticket, "linked_ticket_opened", {"ticket": ticket.reference}, message=None)
+    for kind, detail in route.decisions if route else ():
+        log_event(ticket, kind, detail, message=message)
+    if screening.automatic_reason:
+        log_event(ticket, "automatic", {"reason": screening.automatic_reason}, message=message)
+    if screening.dmarc_failed:
+        log_event(ticket, "sender_flagged", {"authenticity": screening.authenticity}, message=message)
+    if screening.bounce is not None:
+        log_event(ticket, "bounce", {"kind": screening.bounce.kind, "recipients": [
+            [r.address, r.action, r.status] for r in screening.bounce.recipients[:20]]}, message=message)
+    withheld = [[a.filename, a.withheld_reason] for a in message.attachments if a.withheld_reason]
+    if withheld:
+        log_event(ticket, "attachment_withheld", {"attachments": withheld}, message=message)
+
+
+def _note_bounce(tenant: Tenant, screening: Screening) -> None:
+    """Permanent failures mark the address as bouncing, so nothing automatic is sent to it again."""
+    for recipient in screening.bounce.recipients:
+        if recipient.action == "failed" and recipient.status.startswith("5") and recipient.address:
+            contact = contact_for(tenant, recipient.address)
+            if contact is not None:
+                contact.bouncing = True
+
+
+def _acknowledgement(tenant: Tenant, ticket: Ticket, message: Message, requester: Contact | None, *,
+                     new_ticket: bool) -> None:
+    """Decide whether the outbox owes the sender an acknowledgement; automatic mail never gets one."""
+    if not new_ticket:
+        return
+    reason = None
+    if message.automatic:
+        reason = "automatic"
+    elif requester is None:
+        reason = "no_sender"
+    elif requester.bouncing:
+        reason = "sender_bouncing"
+    elif over_sender_rate(tenant, requester.email):
+        reason = "sender_rate_limited"
+    message.acknowledge = reason is None
+    log_event(ticket, "acknowledgement", {"due": reason is None, "suppressed": reason}, message=message)

@@ -1,0 +1,122 @@
+"""Routing a new ticket: the address it was sent to picks the queue; tenant rules and VIP senders adjust it.
+
+Every decision comes back as a list of timeline entries, so agents can see why a ticket is where it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import regex
+from sqlalchemy import select
+
+from app.extensions import db
+from app.mail.parse import Parsed
+from app.mailboxes.models import Mailbox, MailboxAlias
+from app.routing.models import RoutingRule
+from app.tickets.models import Contact, Priority
+from tenants.models import Tenant
+
+RULE_TIMEOUT = 0.05  # seconds per rule and message: a tenant's regex must not stall the pipeline
+MAX_RULE_TEXT = 100_000
+
+
+@dataclass
+class Route:
+    queue_id: int | None = None
+    category: str | None = None
+    priority: Priority = Priority.NORMAL
+    vip: bool = False
+    decisions: list[tuple[str, dict]] = field(default_factory=list)  # (event kind, detail)
+
+
+def compile_pattern(pattern: str) -> regex.Pattern:
+    """Raises ``regex.error`` for a bad pattern (forms show it next to the field)."""
+    return regex.compile(pattern, regex.IGNORECASE | regex.VERSION0)
+
+
+def _recipient_addresses(parsed: Parsed) -> list[tuple[str, str]]:
+    """(header, address) in the order that best says where the mail was delivered."""
+    found: list[tuple[str, str]] = []
+    for header in ("Delivered-To", "X-Original-To"):
+        for value in parsed.loop_headers.get(header, []):
+            found.append((header, value.strip().strip("<>").lower()))
+    found += [("To", address.lower()) for _name, address in parsed.to]
+    found += [("Cc", address.lower()) for _name, address in parsed.cc]
+    return [(header, address) for header, address in found if "@" in address]
+
+
+def _queue_by_address(tenant: Tenant, mailbox: Mailbox, parsed: Parsed, route: Route) -> None:
+    addresses = _recipient_addresses(parsed)
+    wanted = {address for _h, address in addresses}
+    aliases = {a.address.lower(): a for a in db.session.scalars(select(MailboxAlias).where(
+        MailboxAlias.tenant_id == tenant.id, MailboxAlias.address.in_(wanted)))} if wanted else {}
+    mailboxes = {m.address.lower(): m for m in db.session.scalars(select(Mailbox).where(
+        Mailbox.tenant_id == tenant.id, Mailbox.address.in_(wanted)))} if wanted else {}
+    for header, address in addresses:
+        if address in aliases:
+            alias = aliases[address]
+            route.queue_id = alias.queue_id or alias.mailbox.default_queue_id
+            route.decisions.append(("routed", {"by": "alias", "header": header, "address": address,
+                                               "queue_id": route.queue_id}))
+            return
+        if address in mailboxes:
+            route.queue_id = mailboxes[address].default_queue_id
+            route.decisions.append(("routed", {"by": "mailbox", "header": header, "address": address,
+                                               "queue_id": route.queue_id}))
+            return
+    route.queue_id = mailbox.default_queue_id
+    route.decisions.append(("routed", {"by": "receiving_mailbox", "address": mailbox.address,
+                                       "queue_id": route.queue_id}))
+
+
+def is_vip(tenant: Tenant, contact: Contact | None, sender: str) -> bool:
+    sender = sender.lower()
+    domain = "@" + sender.rpartition("@")[2]
+    listed = {entry.strip().lower() for entry in tenant.vip_senders or []}
+    return bool(contact and contact.vip) or sender in listed or domain in listed
+
+
+def _rule_text(rule: RoutingRule, parsed: Parsed) -> str:
+    sender = f"{parsed.from_[0]} <{parsed.from_[1]}>"
+    body = (parsed.text or parsed.html_sanitized or "")[:MAX_RULE_TEXT]
+    return {"subject": parsed.subject, "body": body, "sender": sender}.get(
+        rule.field, "\n".join((parsed.subject, sender, body)))
+
+
+def _apply_rules(tenant: Tenant, parsed: Parsed, route: Route) -> None:
+    rules = db.session.scalars(select(RoutingRule).where(RoutingRule.tenant_id == tenant.id, RoutingRule.active)
+                               .order_by(RoutingRule.position, RoutingRule.id))
+    for rule in rules:
+        try:
+            matched = compile_pattern(rule.pattern).search(_rule_text(rule, parsed), timeout=RULE_TIMEOUT)
+        except (regex.error, TimeoutError) as error:
+            route.decisions.append(("rule_error", {"rule_id": rule.id, "rule": rule.name,
+                                                   "error": type(error).__name__}))
+            continue
+        if matched is None:
+            continue
+        if rule.queue_id is not None:
+            route.queue_id = rule.queue_id
+        if rule.category:
+            route.category = rule.category
+        if rule.priority:
+            route.priority = Priority(rule.priority)
+        route.decisions.append(("rule_matched", {"rule_id": rule.id, "rule": rule.name, "field": rule.field,
+                                                 "matched": matched.group(0)[:80], "queue_id": rule.queue_id,
+                                                 "category": rule.category, "priority": rule.priority}))
+        if rule.stop:
+            break
+
+
+def route_new_ticket(tenant: Tenant, mailbox: Mailbox, parsed: Parsed, contact: Contact | None) -> Route:
+    route = Route()
+    _queue_by_address(tenant, mailbox, parsed, route)
+    if is_vip(tenant, contact, parsed.from_[1]):
+        # VIPs skip automation: no rule reroutes or re-prioritizes them, and they start at high priority.
+        route.vip = True
+        route.priority = Priority.HIGH
+        route.decisions.append(("vip", {"sender": parsed.from_[1].lower(), "priority": route.priority.value}))
+        return route
+    _apply_rules(tenant, parsed, route)
+    return route
