@@ -191,6 +191,12 @@ class JobCreatedSchema(ma.Schema):
     job_id = ma.fields.String()
 
 
+class BackfillSchema(Strict):
+    since = ma.fields.Date(load_default=None, allow_none=True, metadata={
+        "description": "Import mail that arrived on or after this day (the server's arrival date)",
+        "example": "2026-01-01"})
+
+
 class JobStepSchema(ma.Schema):
     direction = ma.fields.String()
     step = ma.fields.String()

@@ -242,6 +242,17 @@ def sync_mailbox(mailbox_id: int):
     return {"job_id": job.id}, 202, {"Location": url_for("api_jobs.get_job", job_id=job.id)}
 
 
+@blp.route("/<int:mailbox_id>/backfill", methods=["POST"])
+@blp.arguments(schemas.BackfillSchema)
+@blp.response(202, schemas.JobCreatedSchema)
+def backfill_mailbox(body: dict, mailbox_id: int):
+    """Import mail that arrived since ``since`` (a date) and is not in Postroom yet; follow the job like a sync."""
+    from app.inbound.backfill import start_backfill
+
+    job = start_backfill(_mailbox(mailbox_id), body["since"])
+    return {"job_id": job.id}, 202, {"Location": url_for("api_jobs.get_job", job_id=job.id)}
+
+
 @blp.route("/<int:mailbox_id>/test", methods=["POST"])
 @blp.response(202, schemas.JobCreatedSchema)
 def test_mailbox(mailbox_id: int):

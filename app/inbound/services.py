@@ -14,7 +14,7 @@ from app.connections.services import endpoints, record_attempt
 from app.extensions import db, get_redis
 from app.inbound.blobs import BlobStore, store_for_region
 from app.inbound.pop3sync import sync_pop3
-from app.inbound.sync import FolderSync, sync_folder
+from app.inbound.sync import FolderSync, backfill_folder, sync_folder
 from app.mail.sessions import MailError, open_imap, open_pop3
 from app.mail.steps import Endpoint, StepResult
 from app.mailboxes.models import Mailbox, MailboxStatus, Protocol
@@ -29,28 +29,32 @@ class SyncSkipped(Exception):
     """Nothing to do now: paused, waiting for a re-connect, another sync running, or not supported yet."""
 
 
-def sync_mailbox(mailbox: Mailbox, *, job_id: str | None = None) -> list[FolderSync]:
-    """Sync every configured folder of ``mailbox``; raises ``SyncSkipped`` or ``MailError`` (logged either way)."""
+def sync_mailbox(mailbox: Mailbox, *, job_id: str | None = None, backfill: bool = False) -> list[FolderSync]:
+    """Sync every configured folder of ``mailbox``; raises ``SyncSkipped`` or ``MailError`` (logged either way).
+
+    ``backfill``: fetch what arrived since ``mailbox.import_since`` below the cursor instead of new mail.
+    """
     if mailbox.status not in SYNCABLE:
         raise SyncSkipped(f"mailbox is {mailbox.status.value}")
     lock = get_redis().lock(f"sync:mailbox:{mailbox.id}", timeout=LOCK_TIMEOUT, blocking=False)
     if not lock.acquire():
         raise SyncSkipped("another sync of this mailbox is running")
     try:
-        return _sync_locked(mailbox, job_id)
+        return _sync_locked(mailbox, job_id, backfill)
     finally:
         with contextlib.suppress(LockError):
             lock.release()
 
 
-def _sync_locked(mailbox: Mailbox, job_id: str | None) -> list[FolderSync]:
+def _sync_locked(mailbox: Mailbox, job_id: str | None, backfill: bool = False) -> list[FolderSync]:
     tenant = db.session.get(Tenant, mailbox.tenant_id)
     store = store_for_region(get_region(tenant.region))
     started = time.perf_counter()
     _direction, endpoint = endpoints(mailbox)[0]
+    # POP3 has no dates to search: its sync applies import_since to every message it has not seen.
     sync = _sync_pop3 if mailbox.inbound_protocol == Protocol.POP3 else _sync_imap
     try:
-        results = sync(endpoint, mailbox, store)
+        results = sync(endpoint, mailbox, store, backfill)
     except MailError as error:  # connecting, or a server that cannot be synced (POP3 without UIDL)
         record_attempt(mailbox, ConnectionKind.SYNC, "inbound", error.results, job_id=job_id)
         raise
@@ -61,16 +65,17 @@ def _sync_locked(mailbox: Mailbox, job_id: str | None) -> list[FolderSync]:
     return results
 
 
-def _sync_imap(endpoint: Endpoint, mailbox: Mailbox, store: BlobStore) -> list[FolderSync]:
+def _sync_imap(endpoint: Endpoint, mailbox: Mailbox, store: BlobStore, backfill: bool) -> list[FolderSync]:
     client = open_imap(endpoint)
+    each_folder = backfill_folder if backfill else sync_folder
     try:
-        return [sync_folder(client, mailbox, folder, store) for folder in mailbox.folders or ["INBOX"]]
+        return [each_folder(client, mailbox, folder, store) for folder in mailbox.folders or ["INBOX"]]
     finally:
         with contextlib.suppress(Exception):
             client.logout()
 
 
-def _sync_pop3(endpoint: Endpoint, mailbox: Mailbox, store: BlobStore) -> list[FolderSync]:
+def _sync_pop3(endpoint: Endpoint, mailbox: Mailbox, store: BlobStore, _backfill: bool) -> list[FolderSync]:
     client = open_pop3(endpoint)
     try:
         return [sync_pop3(client, mailbox, store)]  # it ends with QUIT, when the server applies its DELEs

@@ -40,7 +40,8 @@ def _chunks(items: list[int], size: int) -> list[list[int]]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def _cursor(mailbox: Mailbox, folder: str, uidvalidity: int) -> tuple[FolderCursor, bool]:
+def _cursor(mailbox: Mailbox, folder: str, uidvalidity: int) -> tuple[FolderCursor, bool, bool]:
+    """The folder's cursor, whether UIDVALIDITY changed, and whether the folder is new to us."""
     cursor = db.session.scalar(select(FolderCursor).where(
         FolderCursor.tenant_id == mailbox.tenant_id, FolderCursor.mailbox_id == mailbox.id,
         FolderCursor.folder == folder))
@@ -48,12 +49,12 @@ def _cursor(mailbox: Mailbox, folder: str, uidvalidity: int) -> tuple[FolderCurs
         cursor = FolderCursor(tenant_id=mailbox.tenant_id, mailbox_id=mailbox.id, folder=folder,
                               uidvalidity=uidvalidity, last_uid=0)
         db.session.add(cursor)
-        return cursor, False
+        return cursor, False, True
     if cursor.uidvalidity != uidvalidity:
         # The server renumbered the folder: read it all again; receipts' hashes keep this from doubling anything.
         cursor.uidvalidity, cursor.last_uid, cursor.highestmodseq = uidvalidity, 0, None
-        return cursor, True
-    return cursor, False
+        return cursor, True, False
+    return cursor, False, False
 
 
 def _known_hash(mailbox: Mailbox, sha256: str) -> bool:
@@ -111,15 +112,51 @@ def _after_fetch(client: IMAPClient, mailbox: Mailbox, uids: list[int]) -> None:
 
 
 def sync_folder(client: IMAPClient, mailbox: Mailbox, folder: str, store: BlobStore) -> FolderSync:
-    """Fetch everything above the folder's cursor in chunks, storing each message before acting on it."""
+    """Fetch everything above the folder's cursor in chunks, storing each message before acting on it.
+
+    A folder seen for the first time starts at ``mailbox.import_since`` when set (IMAP SEARCH SINCE, which compares
+    the server's arrival date, not the sender's Date header); otherwise everything in it is imported.
+    """
     info = client.select_folder(folder, readonly=mailbox.after_fetch == AfterFetch.KEEP)
     uidvalidity = int(info[b"UIDVALIDITY"])
-    cursor, reset = _cursor(mailbox, folder, uidvalidity)
+    cursor, reset, new = _cursor(mailbox, folder, uidvalidity)
     result = FolderSync(folder=folder, uidvalidity=uidvalidity, uidvalidity_reset=reset)
     last_uid = cursor.last_uid
+    starting_late = new and mailbox.import_since is not None
+    if starting_late:
+        uids = sorted(client.search(["SINCE", mailbox.import_since.date()]))
+    else:
+        # "n:*" always matches the highest UID, even when it is below n: keep only really new ones.
+        uids = sorted(uid for uid in client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid)
+    _fetch_and_store(client, mailbox, folder, uidvalidity, uids, store, result, cursor)
+    if starting_late:  # what was there before import_since stays behind the cursor for good
+        cursor.last_uid = max(cursor.last_uid, int(info.get(b"UIDNEXT", 1)) - 1)
+    db.session.commit()  # a new cursor or a UIDVALIDITY reset is worth keeping even without mail
+    return result
+
+
+def backfill_folder(client: IMAPClient, mailbox: Mailbox, folder: str, store: BlobStore) -> FolderSync:
+    """Import what arrived since ``mailbox.import_since`` *below* the cursor (older mail the sync skipped)."""
+    info = client.select_folder(folder, readonly=True)
+    uidvalidity = int(info[b"UIDVALIDITY"])
+    result = FolderSync(folder=folder, uidvalidity=uidvalidity)
+    cursor = db.session.scalar(select(FolderCursor).where(
+        FolderCursor.tenant_id == mailbox.tenant_id, FolderCursor.mailbox_id == mailbox.id,
+        FolderCursor.folder == folder, FolderCursor.uidvalidity == uidvalidity))
+    if cursor is None or mailbox.import_since is None:
+        return result  # never synced (the first sync honours import_since itself) or nothing asked for
+    known = set(db.session.scalars(select(Receipt.uid).where(
+        Receipt.tenant_id == mailbox.tenant_id, Receipt.mailbox_id == mailbox.id, Receipt.folder == folder,
+        Receipt.uidvalidity == uidvalidity)))
+    uids = sorted(uid for uid in client.search(["SINCE", mailbox.import_since.date()])
+                  if uid <= cursor.last_uid and uid not in known)
+    _fetch_and_store(client, mailbox, folder, uidvalidity, uids, store, result, None, act=False)
+    return result
+
+
+def _fetch_and_store(client: IMAPClient, mailbox: Mailbox, folder: str, uidvalidity: int, uids: list[int],
+                     store: BlobStore, result: FolderSync, cursor: FolderCursor | None, *, act: bool = True) -> None:
     queued: list[int] = []
-    # "n:*" always matches the highest UID, even when it is below n: keep only really new ones.
-    uids = sorted(uid for uid in client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid)
     for chunk in _chunks(uids, CHUNK):
         fetched = client.fetch(chunk, FETCH_ITEMS)
         for uid in chunk:
@@ -128,13 +165,11 @@ def sync_folder(client: IMAPClient, mailbox: Mailbox, folder: str, store: BlobSt
                 continue
             store.put(raw)
             _record(mailbox, folder, uidvalidity, uid, raw, result)
-        cursor.last_uid = max(chunk)
+        if cursor is not None:
+            cursor.last_uid = max(cursor.last_uid, max(chunk))
         chunk_ids = result.receipt_ids[len(queued):]
         db.session.commit()  # receipts and cursor together: durable before the server is touched
         hand_to_ingest(mailbox, chunk_ids)
         queued += chunk_ids
-        if mailbox.after_fetch != AfterFetch.KEEP:
+        if act and mailbox.after_fetch != AfterFetch.KEEP:
             _after_fetch(client, mailbox, chunk)
-    if not uids:
-        db.session.commit()  # a new cursor or a UIDVALIDITY reset is worth keeping even without mail
-    return result

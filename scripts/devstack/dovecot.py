@@ -342,12 +342,13 @@ class Dovecot:
         client.login(email, self.users[email])
         return client
 
-    def append(self, email: str, raw: bytes, folder: str = "INBOX", flags: tuple[str, ...] = ()) -> int:
-        """Deliver ``raw`` into ``folder`` (IMAP APPEND as the user); returns the new message's UID."""
+    def append(self, email: str, raw: bytes, folder: str = "INBOX", flags: tuple[str, ...] = (),
+               date=None) -> int:
+        """Deliver ``raw`` into ``folder`` (IMAP APPEND as the user, arrival time ``date``); returns its UID."""
         with self._client(email) as client:
             if folder != "INBOX" and not client.folder_exists(folder):
                 client.create_folder(folder)
-            answer = client.append(folder, raw, flags=flags)
+            answer = client.append(folder, raw, flags=flags, msg_time=date)
         match = re.search(rb"APPENDUID \d+ (\d+)", answer if isinstance(answer, bytes) else answer.encode())
         if not match:
             raise DovecotError(f"no APPENDUID in {answer!r}")

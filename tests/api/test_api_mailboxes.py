@@ -328,3 +328,19 @@ def test_openapi_lists_the_mailbox_paths(client, db):
         secrets = [key for key in schemas[name]["properties"] if key.endswith("password") and key != "has_password"]
         assert secrets == [], name
     assert "has_password" in schemas["InboundOut"]["properties"]
+
+
+def test_backfill_checks_its_date_and_starts_a_job_for_own_mailboxes_only(client, db, acme, headers, create_tenant,
+                                                                          api_token):
+    from app.mailboxes.models import Mailbox
+
+    mailbox_id = _create(client, headers)["id"]
+    url = f"/api/v1/mailboxes/{mailbox_id}/backfill"
+    for bad in ({"since": "2999-01-01"}, {"since": "not a date"}, {}):
+        response = client.post(url, json=bad, headers=headers)
+        assert response.status_code == 422 and "#/since" in _pointers(response), bad
+    started = client.post(url, json={"since": "2026-01-01"}, headers=headers)
+    assert started.status_code == 202 and started.headers["Location"].endswith(started.json["job_id"])
+    assert db.session.get(Mailbox, mailbox_id).import_since.date().isoformat() == "2026-01-01"
+    other = api_token(create_tenant("other"))
+    assert client.post(url, json={"since": "2026-01-01"}, headers=other).status_code == 404

@@ -196,3 +196,45 @@ def test_move_and_delete_happen_only_after_storing(app, db, imap_mailbox, doveco
     assert result.stored == 3 and len(_receipts(db)) == 3
     assert dovecot.message_count(mail_user.email, "INBOX") == 0
     assert dovecot.message_count(mail_user.email, "Done") == (3 if action == "move" else 0)
+
+
+def test_a_new_mailbox_starts_at_import_since_and_backfill_fetches_older_mail_once(app, db, imap_mailbox, dovecot,
+                                                                                    mail_user, run_jobs):
+    from datetime import UTC, date, datetime
+
+    from app.inbound.backfill import start_backfill
+    from app.mailboxes.models import Mailbox
+
+    old = b"Subject: old\r\nMessage-ID: <old@x.test>\r\nFrom: a@x.test\r\n\r\nold\r\n"
+    recent = b"Subject: new\r\nMessage-ID: <new@x.test>\r\nFrom: a@x.test\r\n\r\nnew\r\n"
+    dovecot.append(mail_user.email, old, date=datetime(2026, 1, 5, tzinfo=UTC))
+    dovecot.append(mail_user.email, recent, date=datetime(2026, 11, 1, tzinfo=UTC))
+    mailbox = imap_mailbox()
+    mailbox.import_since = datetime(2026, 6, 1, tzinfo=UTC)
+    db.session.commit()
+    (first,) = sync_mailbox(mailbox)
+    assert first.stored == 1 and _receipts(db)[0].size == len(recent)
+    (again,) = sync_mailbox(mailbox)  # the skipped old mail stays behind the cursor
+    assert again.stored == 0
+
+    start_backfill(mailbox, date(2026, 1, 1))
+    run_jobs()
+    receipts = _receipts(db)
+    assert sorted(r.size for r in receipts) == sorted([len(old), len(recent)])
+    assert db.session.get(Mailbox, mailbox.id).import_since.date() == date(2026, 1, 1)
+    start_backfill(mailbox, date(2026, 1, 1))  # a second backfill finds nothing new
+    run_jobs()
+    assert len(_receipts(db)) == 2
+
+
+def test_backfill_refuses_future_and_ancient_dates(app, db, imap_mailbox):
+    from datetime import date, timedelta
+
+    from app.errors import FieldErrors
+    from app.inbound.backfill import start_backfill
+
+    mailbox = imap_mailbox()
+    for since in (date.today() + timedelta(days=2), date(1990, 1, 1), None):
+        with pytest.raises(FieldErrors) as error:
+            start_backfill(mailbox, since)
+        assert set(error.value.errors) == {"since"}

@@ -27,6 +27,24 @@ def sync_mailbox_job(mailbox_id: int) -> dict:
 
 
 @job
+def backfill_mailbox_job(mailbox_id: int) -> dict:
+    """Fetch what arrived since the mailbox's ``import_since`` and is not stored yet (below the sync cursor)."""
+    mailbox = db.session.get(Mailbox, mailbox_id)
+    if mailbox is None:
+        return {"skipped": "mailbox deleted"}
+    current = get_current_job()
+    try:
+        results = sync_mailbox(mailbox, job_id=current.id if current else None, backfill=True)
+    except SyncSkipped as skipped:
+        if current is not None and "another sync" in str(skipped):  # a poll is running: try again shortly
+            raise
+        return {"skipped": str(skipped)}
+    except MailError as error:
+        return {"failed": error.category}
+    return {r.folder: {"stored": r.stored, "duplicates": r.duplicates} for r in results}
+
+
+@job
 def poll_due_mailboxes(region: str) -> int:
     """Enqueue a sync for every polling mailbox of ``region`` that is due; one queued sync per mailbox at most."""
     from rq.exceptions import NoSuchJobError
