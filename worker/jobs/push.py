@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 
 from redis import Redis
+from rq import get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
@@ -88,16 +89,17 @@ def push_sync_job(mailbox_id: int) -> dict:
         return {"skipped": "mailbox deleted"}
     connection = region_redis(get_region(db.session.get(Tenant, mailbox.tenant_id).region))
     clear = connection.register_script(_CLEAR_IF_UNCHANGED)
+    current = get_current_job()
     result: dict = {}
     for _round in range(MAX_ROUNDS):
         seen = connection.get(dirty_key(mailbox_id))
         if seen is None:
             break
         try:
-            folders = sync_mailbox(mailbox)
+            folders = sync_mailbox(mailbox, job_id=current.id if current else None)
         except SyncSkipped as skipped:  # the counter stays set: the sweep tries again
             return {"skipped": str(skipped)}
-        except MailError as error:  # in the communication log already; the watcher reconnects and pushes again
+        except MailError as error:  # in the communication log already; the counter stays, so the sweep retries
             return {"failed": error.category}
         _add(result, folders)
         if clear(keys=[dirty_key(mailbox_id)], args=[seen]):
