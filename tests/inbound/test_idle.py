@@ -13,6 +13,7 @@ import signal
 import subprocess
 import threading
 import time
+from email import message_from_bytes
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -138,6 +139,19 @@ def _receipts(app, mailbox_id: int) -> int:
     return count
 
 
+def _thread(app, mailbox_id: int) -> list[tuple[str, str]]:
+    """(subject, thread_reason) of the mailbox's messages, if they all belong to one ticket."""
+    from app.tickets.models import Message
+
+    with app.app_context():
+        messages = _db.session.scalars(select(Message).where(Message.mailbox_id == mailbox_id)
+                                       .order_by(Message.id)).all()
+        tickets = {m.ticket_id for m in messages}
+        result = [(m.subject, m.thread_reason.value) for m in messages] if len(tickets) == 1 else []
+        _db.session.remove()
+    return result
+
+
 def test_new_mail_is_pushed_as_a_sync_job_and_the_job_stores_it(app, idle_mailbox, supervise, dovecot, mail_user,
                                                                 drain):
     mailbox_id = idle_mailbox()
@@ -147,10 +161,17 @@ def test_new_mail_is_pushed_as_a_sync_job_and_the_job_stores_it(app, idle_mailbo
     drain()
     assert not _queued_push(app, mailbox_id) and _receipts(app, mailbox_id) == 0
 
-    dovecot.append(mail_user.email, _mail("Pushed"))
+    pushed = message_from_bytes(_mail("Pushed"))
+    dovecot.append(mail_user.email, bytes(pushed))
     wait_for(lambda: _queued_push(app, mailbox_id), timeout=2, what="a push sync job")
     drain()
     assert _receipts(app, mailbox_id) == 1
+    reply = message_from_bytes(_mail("Re: Pushed"))
+    reply["In-Reply-To"] = pushed["Message-ID"]
+    dovecot.append(mail_user.email, bytes(reply))
+    wait_for(lambda: _queued_push(app, mailbox_id), timeout=2, what="a push sync job for the reply")
+    drain()
+    assert _thread(app, mailbox_id) == [("Pushed", "new"), ("Re: Pushed", "in_reply_to")]  # one ticket, two messages
     assert region_redis(supervisor.region).get(dirty_key(mailbox_id)) is None  # the sync cleared the push
     assert (watcher.connects, watcher.renewals) == (1, 0)
 
