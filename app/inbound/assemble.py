@@ -3,7 +3,7 @@ message and its attachments, and write every decision to the ticket's timeline."
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.extensions import db
 from app.inbound.blobs import BlobStore
@@ -136,11 +136,11 @@ def _log_decisions(ticket: Ticket, message: Message, match: ThreadMatch, route, 
 
 def _note_bounce(tenant: Tenant, screening: Screening) -> None:
     """Permanent failures mark the address as bouncing, so nothing automatic is sent to it again."""
-    for recipient in screening.bounce.recipients:
-        if recipient.action == "failed" and recipient.status.startswith("5") and recipient.address:
-            contact = contact_for(tenant, recipient.address)
-            if contact is not None:
-                contact.bouncing = True
+    failed = {r.address.lower() for r in screening.bounce.recipients
+              if r.action == "failed" and r.status.startswith("5") and r.address}
+    if failed:  # only contacts we know; creating rows here, after the ticket-number lock, could deadlock
+        db.session.execute(update(Contact).where(Contact.tenant_id == tenant.id, Contact.email.in_(failed))
+                           .values(bouncing=True).execution_options(synchronize_session="fetch"))
 
 
 def _acknowledgement(tenant: Tenant, ticket: Ticket, message: Message, requester: Contact | None, *,
