@@ -67,6 +67,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.auth.views import bp as auth_bp
     from app.cli import init_cli
     from app.connections.messages import describe, step_label
+    from app.inbox.views import bp as inbox_bp
     from app.mailboxes.views import bp as mailboxes_bp
     from app.members.views import bp as members_bp
     from app.members.views import public as invitations_bp
@@ -75,11 +76,14 @@ def _register_blueprints(app: Flask) -> None:
     from app.ops.views import bp as ops_bp
     from app.portal.nav import nav_context
     from app.portal.views import bp as portal_bp
+    from app.quarantine.views import bp as quarantine_bp
     from app.queues.views import bp as queues_bp
+    from app.rules.views import bp as rules_bp
     from app.settings.views import bp as settings_bp
 
     for blueprint in (auth_bp, ops_bp, portal_bp, members_bp, invitations_bp, settings_bp, mailboxes_bp,
-                      oauth_connect_bp, oauth_bp, queues_bp, audit_bp):
+                      oauth_connect_bp, oauth_bp, queues_bp, audit_bp, inbox_bp, quarantine_bp,
+                      rules_bp):
         app.register_blueprint(blueprint)
     app.context_processor(nav_context)
     app.jinja_env.globals.update(step_label=step_label, describe_step=describe)

@@ -29,13 +29,27 @@ api = PostroomApi()
 
 
 def init_api(app: Flask) -> None:
-    from app.api import accounts, audit, jobs, mailboxes, members, quarantine, queues, tenant, tickets, tokens
+    from app.api import (
+        accounts,
+        audit,
+        contacts,
+        jobs,
+        mailboxes,
+        members,
+        quarantine,
+        queues,
+        rules,
+        tenant,
+        tickets,
+        tokens,
+    )
 
     for key, value in API_CONFIG.items():
         app.config.setdefault(key, value)
     api.init_app(app, spec_kwargs={"components": {"securitySchemes": {
         "bearer": {"type": "http", "scheme": "bearer", "description": "A tenant API token (prt_...)"}}},
         "security": [{"bearer": []}]})
-    for module in (accounts, tenant, members, tokens, mailboxes, queues, tickets, quarantine, jobs, audit):
+    for module in (accounts, tenant, members, tokens, mailboxes, queues, tickets, quarantine, jobs, audit, rules,
+                   contacts):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.blp.url_prefix or ''}")

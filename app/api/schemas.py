@@ -12,6 +12,48 @@ class Strict(ma.Schema):
         unknown = ma.RAISE
 
 
+class InboundPolicySchema(Strict):
+    """The tenant's inbound policy; in PATCH every field is optional and fields not given keep their values."""
+
+    ticket_prefix = ma.fields.String(metadata={
+        "description": "1 to 12 letters or digits (stored upper-case) of ticket references like [#ACME-1042]; "
+                       "empty: derived from the slug"})
+    reopen_policy = ma.fields.String(metadata={
+        "enum": ["reopen", "new_linked"],
+        "description": "A reply to a closed ticket reopens it, or opens a new ticket linked to it"})
+    subject_window_hours = ma.fields.Integer(metadata={
+        "description": "1 to 720: a reply without thread headers or reference joins the requester's ticket with "
+                       "the same subject if it was active this recently"})
+    sender_rate_limit = ma.fields.Integer(metadata={
+        "description": "0 to 10000 mails per sender and hour, beyond which acknowledgements stop; 0: no limit"})
+    trusted_authserv_ids = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Host names (authserv-ids) of your receiving servers whose Authentication-Results headers "
+                       "are trusted; headers of any other server are ignored, since senders can forge them"})
+    dmarc_policy = ma.fields.String(metadata={
+        "enum": ["flag", "quarantine"],
+        "description": "Mail failing DMARC at a trusted server: flag the ticket, or quarantine the mail"})
+    max_attachment_mb = ma.fields.Integer(metadata={
+        "description": "1 to 100 (MiB): larger attachments are withheld, the mail still reaches its ticket"})
+    blocked_attachment_types = ma.fields.List(ma.fields.String(), metadata={
+        "description": "File extensions without the dot (letters and digits), e.g. [\"exe\", \"js\"]"})
+    vip_senders = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Addresses, or whole domains as \"@example.com\": their tickets start at high priority "
+                       "and skip routing rules"})
+
+
+class _InboundPolicy(ma.fields.Nested):
+    """Dumps the tenant's inbound policy columns as one object (the attachment limit in MB)."""
+
+    def get_value(self, obj, attr, accessor=None, default=ma.missing):
+        from app.settings.inbound import policy_of
+
+        return policy_of(obj)
+
+
+_INBOUND_DESCRIPTION = ("The inbound policy, as one object. PATCH any subset of its fields; field errors point "
+                        "into it, e.g. #/inbound/max_attachment_mb. The other fields are not changed when one fails.")
+
+
 class TenantSchema(Strict):
     id = ma.fields.Integer(dump_only=True)
     slug = ma.fields.String(dump_only=True)
@@ -23,6 +65,7 @@ class TenantSchema(Strict):
     allowed_sender_domains = ma.fields.List(ma.fields.String())
     allowed_mailbox_domains = ma.fields.List(ma.fields.String())
     failure_threshold = ma.fields.Integer()
+    inbound = _InboundPolicy(InboundPolicySchema, dump_only=True, metadata={"description": _INBOUND_DESCRIPTION})
     created_at = ma.fields.AwareDateTime(dump_only=True)
 
 
@@ -34,6 +77,7 @@ class TenantUpdateSchema(Strict):
     allowed_sender_domains = ma.fields.List(ma.fields.String())
     allowed_mailbox_domains = ma.fields.List(ma.fields.String())
     failure_threshold = ma.fields.Integer()
+    inbound = ma.fields.Nested(InboundPolicySchema, metadata={"description": _INBOUND_DESCRIPTION})
 
 
 class SignupSchema(Strict):

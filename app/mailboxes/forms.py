@@ -3,8 +3,8 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
-from wtforms.validators import Optional
+from wtforms import DateField, EmailField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Optional
 
 _OPTIONAL = Optional()
 
@@ -71,3 +71,9 @@ class MailboxForm(FlaskForm):
 class AliasForm(FlaskForm):
     address = EmailField(_l("Address"))
     queue_id = SelectField(_l("Queue"), coerce=lambda v: int(v) if v else None, validate_choice=False)
+
+
+class BackfillForm(FlaskForm):
+    since = DateField(_l("Import mail since"), validators=[InputRequired(message=_l("Choose a date."))],
+                      description=_l("Mail from this day on that is still on the server is imported; mail already "
+                                     "imported is not imported twice."))

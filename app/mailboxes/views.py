@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_htmx import make_response
 
@@ -8,7 +9,7 @@ from app.connections import services as connections
 from app.errors import FieldErrors
 from app.forms import show_field_errors
 from app.mailboxes import services
-from app.mailboxes.forms import AliasForm, MailboxForm
+from app.mailboxes.forms import AliasForm, BackfillForm, MailboxForm
 from app.mailboxes.models import Mailbox, MailboxAlias, MailboxStatus
 from app.members.forms import ConfirmForm
 from app.queues.services import queues
@@ -63,11 +64,16 @@ def show(mailbox_id: int):
     test = connections.test_by_job_id(g.tenant, job_id) if job_id else None
     if test is not None and test.mailbox_id != mailbox.id:
         test = None
+    return _show_page(mailbox, test=test)
+
+
+def _show_page(mailbox: Mailbox, *, test=None, backfill_form: BackfillForm | None = None) -> str:
     alias_form = AliasForm()
     alias_form.queue_id.choices = [("", _("Mailbox default"))] + [(q.id, q.name) for q in queues(g.tenant)]
     return render_template("mailboxes/show.html", mailbox=mailbox, health=connections.health(mailbox),
                            log=connections.recent_log(mailbox), test=test, alias_form=alias_form,
-                           queues=queues(g.tenant), confirm=ConfirmForm())
+                           queues=queues(g.tenant), confirm=ConfirmForm(),
+                           backfill_form=backfill_form or BackfillForm())
 
 
 @bp.route("/<int:mailbox_id>/edit", methods=["GET", "POST"])
@@ -136,6 +142,27 @@ def sync_now(mailbox_id: int):
         start_sync(_mailbox(mailbox_id))
         flash(_("Sync started: new mail appears in a moment."), "info")
     return redirect(url_for("mailboxes.show", mailbox_id=mailbox_id))
+
+
+@bp.route("/<int:mailbox_id>/backfill", methods=["POST"])
+def backfill(mailbox_id: int):
+    """"Import mail since <date>": older mail the first sync skipped (see ``start_backfill``)."""
+    mailbox = _mailbox(mailbox_id)
+    form = BackfillForm()
+    if form.validate_on_submit():
+        from app.inbound.backfill import start_backfill
+
+        try:
+            start_backfill(mailbox, form.since.data)
+        except FieldErrors as error:
+            show_field_errors(form, error)
+        else:
+            flash(_("Importing mail since %(date)s: it appears in the inbox as it is fetched.",
+                    date=format_date(form.since.data)), "info")
+            return redirect(url_for("mailboxes.show", mailbox_id=mailbox.id))
+    # The page again with the errors; the address bar shows the mailbox page, so a reload is a GET.
+    return make_response(_show_page(mailbox, backfill_form=form), 422,
+                         replace_url=url_for("mailboxes.show", mailbox_id=mailbox.id))
 
 
 @bp.route("/<int:mailbox_id>/tests/<job_id>")

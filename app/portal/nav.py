@@ -28,7 +28,9 @@ class Section:
 SECTIONS = (
     Section(_l("Inbox"), "inbox.index"),
     Section(_l("Mailboxes"), "mailboxes.index", Role.ADMIN),
+    Section(_l("Quarantine"), "quarantine.index", Role.ADMIN),
     Section(_l("Queues"), "queues.index", Role.ADMIN),
+    Section(_l("Rules"), "rules.index", Role.ADMIN),
     Section(_l("Templates"), "templates.index", Role.ADMIN),
     Section(_l("Webhooks"), "webhooks.index", Role.ADMIN),
     Section(_l("Health"), "health.index"),

@@ -1,6 +1,9 @@
 """Routing a new ticket: the address it was sent to picks the queue; tenant rules and VIP senders adjust it.
 
 Every decision comes back as a list of timeline entries, so agents can see why a ticket is where it is.
+
+A tenant's aliases, mailbox addresses and active rules are read once per transaction (ingestion routes a chunk of
+mail in one) and forgotten at its end, or as soon as this session itself changes any of them.
 """
 
 from __future__ import annotations
@@ -8,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import regex
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from app.extensions import db
 from app.mail.parse import Parsed
@@ -46,13 +50,51 @@ def _recipient_addresses(parsed: Parsed) -> list[tuple[str, str]]:
     return [(header, address) for header, address in found if "@" in address]
 
 
+@dataclass
+class _Table:
+    aliases: dict[str, MailboxAlias]  # by address as stored
+    mailboxes: dict[str, Mailbox]
+    rules: list[RoutingRule]
+
+
+_TABLES = "postroom_routing_tables"
+
+
+def _table(tenant: Tenant) -> _Table:
+    tables = db.session.info.setdefault(_TABLES, {})
+    if tenant.id not in tables:
+        tables[tenant.id] = _Table(
+            aliases={a.address: a for a in db.session.scalars(select(MailboxAlias).where(
+                MailboxAlias.tenant_id == tenant.id))},
+            mailboxes={m.address: m for m in db.session.scalars(select(Mailbox).where(
+                Mailbox.tenant_id == tenant.id))},
+            rules=list(db.session.scalars(select(RoutingRule).where(
+                RoutingRule.tenant_id == tenant.id, RoutingRule.active)
+                .order_by(RoutingRule.position, RoutingRule.id))))
+    return tables[tenant.id]
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget_tables(session: Session) -> None:
+    if not session.in_nested_transaction():  # a savepoint's end is not the transaction's
+        session.info.pop(_TABLES, None)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_changed_tables(session: Session, _context) -> None:
+    if _TABLES in session.info and any(isinstance(obj, (MailboxAlias, Mailbox, RoutingRule))
+                                       for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.info.pop(_TABLES, None)
+
+
 def _queue_by_address(tenant: Tenant, mailbox: Mailbox, parsed: Parsed, route: Route) -> None:
     addresses = _recipient_addresses(parsed)
     wanted = {address for _h, address in addresses}
-    aliases = {a.address.lower(): a for a in db.session.scalars(select(MailboxAlias).where(
-        MailboxAlias.tenant_id == tenant.id, MailboxAlias.address.in_(wanted)))} if wanted else {}
-    mailboxes = {m.address.lower(): m for m in db.session.scalars(select(Mailbox).where(
-        Mailbox.tenant_id == tenant.id, Mailbox.address.in_(wanted)))} if wanted else {}
+    table = _table(tenant)
+    # Exact matches on the stored address, as an SQL "address IN (...)" would find them.
+    aliases = {a.address.lower(): a for address, a in table.aliases.items() if address in wanted}
+    mailboxes = {m.address.lower(): m for address, m in table.mailboxes.items() if address in wanted}
     for header, address in addresses:
         if address in aliases:
             alias = aliases[address]
@@ -77,17 +119,20 @@ def is_vip(tenant: Tenant, contact: Contact | None, sender: str) -> bool:
     return bool(contact and contact.vip) or sender in listed or domain in listed
 
 
+def rule_texts(subject: str, body: str, name: str, address: str) -> dict[str, str]:
+    """What a rule on each field searches (the portal's rule tester uses the same)."""
+    sender = f"{name} <{address}>"
+    body = body[:MAX_RULE_TEXT]
+    return {"subject": subject, "body": body, "sender": sender, "any": "\n".join((subject, sender, body))}
+
+
 def _rule_text(rule: RoutingRule, parsed: Parsed) -> str:
-    sender = f"{parsed.from_[0]} <{parsed.from_[1]}>"
-    body = (parsed.text or parsed.html_sanitized or "")[:MAX_RULE_TEXT]
-    return {"subject": parsed.subject, "body": body, "sender": sender}.get(
-        rule.field, "\n".join((parsed.subject, sender, body)))
+    texts = rule_texts(parsed.subject, parsed.text or parsed.html_sanitized or "", *parsed.from_)
+    return texts.get(rule.field, texts["any"])
 
 
 def _apply_rules(tenant: Tenant, parsed: Parsed, route: Route) -> None:
-    rules = db.session.scalars(select(RoutingRule).where(RoutingRule.tenant_id == tenant.id, RoutingRule.active)
-                               .order_by(RoutingRule.position, RoutingRule.id))
-    for rule in rules:
+    for rule in _table(tenant).rules:
         try:
             matched = compile_pattern(rule.pattern).search(_rule_text(rule, parsed), timeout=RULE_TIMEOUT)
         except (regex.error, TimeoutError) as error:

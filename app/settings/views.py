@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import abort, flash, g, redirect, render_template, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import refresh
 from flask_htmx import make_response
@@ -11,7 +11,9 @@ from app.errors import FieldErrors
 from app.forms import show_field_errors
 from app.members.forms import ConfirmForm
 from app.settings import services
-from app.settings.forms import OAuthAppForm, PreferencesForm, TenantForm, TokenForm
+from app.settings.forms import InboundPolicyForm, OAuthAppForm, PreferencesForm, TenantForm, TokenForm
+from app.settings.inbound import policy_of, update_inbound_policy
+from app.tickets.services import ticket_prefix
 from app.tokens import services as tokens
 from app.tokens.models import ApiToken
 from tenants.models import Role
@@ -162,3 +164,28 @@ def delete_oauth_app(provider: str):
         delete_app(app)
         flash(_("Removed. New connections use Postroom's own app."), "info")
     return redirect(url_for("settings.oauth_apps"))
+
+
+def _inbound_form() -> InboundPolicyForm:
+    if request.method == "POST":
+        return InboundPolicyForm()
+    policy = policy_of(g.tenant)
+    for key in ("trusted_authserv_ids", "blocked_attachment_types", "vip_senders"):
+        policy[key] = "\n".join(policy[key])
+    return InboundPolicyForm(data=policy)
+
+
+@bp.route("/inbound", methods=["GET", "POST"])
+@require_role(Role.ADMIN)
+def inbound():
+    form = _inbound_form()
+    if form.validate_on_submit():
+        try:
+            update_inbound_policy(g.tenant, **form.policy())
+        except FieldErrors as error:
+            show_field_errors(form, error)
+        else:
+            flash(_("Inbound mail settings saved."), "success")
+            return redirect(url_for("settings.inbound"))
+    html = render_template("settings/inbound.html", form=form, current_prefix=ticket_prefix(g.tenant))
+    return make_response(html, 422 if form.is_submitted() else 200, replace_url=url_for("settings.inbound"))

@@ -1,0 +1,111 @@
+"""The agent inbox: one page of tickets, and one ticket prepared for reading (thread, reasons, timeline)."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+
+import nh3
+from sqlalchemy.orm import selectinload
+
+from app.extensions import db
+from app.inbox import labels
+from app.inbox.timeline import Context, sentence
+from app.queues.models import Queue
+from app.routing.services import is_vip
+from app.tickets.models import Contact, Message, Ticket, TicketEvent, TicketStatus
+from app.tickets.queries import ticket_query
+from tenants.models import Tenant
+
+PER_PAGE = 50
+_BLOCK_ENDS = re.compile(r"<(?:br|/p|/div|/li|/tr|/h[1-6]|/blockquote)\b[^>]*>", re.IGNORECASE)
+
+
+@dataclass
+class TicketRow:
+    ticket: Ticket
+    queue: str | None
+
+
+def queue_names(tenant: Tenant) -> dict[int, str]:
+    return {queue.id: queue.name for queue in db.session.scalars(Queue.all(tenant).order_by(Queue.name))}
+
+
+def ticket_page(tenant: Tenant, *, status: str | None = None, queue_id: int | None = None, q: str | None = None,
+                page: int = 1) -> tuple[list[TicketRow], bool]:
+    """One page of tickets, latest activity first, and whether another page follows. An unknown status filters
+    nothing (it came from a hand-edited URL)."""
+    if status not in TicketStatus._value2member_map_:
+        status = None
+    query = ticket_query(tenant, status=status, queue_id=queue_id, q=q).options(selectinload(Ticket.requester))
+    tickets = list(db.session.scalars(query.limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)))
+    names = queue_names(tenant)
+    rows = [TicketRow(t, names.get(t.queue_id) if t.queue_id else None) for t in tickets[:PER_PAGE]]
+    return rows, len(tickets) > PER_PAGE
+
+
+@dataclass
+class MessageView:
+    message: Message
+    reason: str  # why it is on this ticket, as a sentence
+    automatic: str | None  # why it counts as automatic, when it does
+    body: str  # plain text, never HTML: the template escapes it
+    body_from_html: bool = False
+    withheld: int = 0
+
+
+@dataclass
+class TicketView:
+    ticket: Ticket
+    requester: Contact | None
+    vip: bool
+    queue: str | None
+    linked: Ticket | None
+    messages: list[MessageView] = field(default_factory=list)
+    timeline: list[tuple[TicketEvent, str]] = field(default_factory=list)
+
+
+def ticket_view(tenant: Tenant, ticket_id: int) -> TicketView:
+    """Everything the ticket page shows; another tenant's ticket is a 404."""
+    ticket = Ticket.get_by_id_and_tenant(ticket_id, tenant)
+    linked = db.session.scalar(Ticket.all(tenant).where(Ticket.id == ticket.linked_ticket_id)) \
+        if ticket.linked_ticket_id else None
+    names = queue_names(tenant)
+    events = list(db.session.scalars(TicketEvent.all(tenant).where(TicketEvent.ticket_id == ticket.id)
+                                     .order_by(TicketEvent.created_at, TicketEvent.id)))
+    context = Context(names, linked.reference if linked else None)
+    evidence, requester = _evidence(events), ticket.requester
+    return TicketView(
+        ticket=ticket, requester=requester, vip=bool(requester) and is_vip(tenant, requester, requester.email),
+        queue=names.get(ticket.queue_id) if ticket.queue_id else None, linked=linked,
+        messages=[_message_view(m, evidence, context) for m in _messages(tenant, ticket)],
+        timeline=[(event, sentence(event, context)) for event in events])
+
+
+def _messages(tenant: Tenant, ticket: Ticket) -> list[Message]:
+    return list(db.session.scalars(Message.all(tenant).where(Message.ticket_id == ticket.id)
+                                   .options(selectinload(Message.attachments)).order_by(Message.id)))
+
+
+def _evidence(events: list[TicketEvent]) -> dict[int, str]:
+    """The token or Message-ID each message threaded by (the "threaded" event of that message)."""
+    return {e.message_id: (e.detail or {}).get("evidence", "") for e in events
+            if e.kind == "threaded" and e.message_id is not None}
+
+
+def _message_view(message: Message, evidence: dict[int, str], context: Context) -> MessageView:
+    reason = labels.thread_reason(message.thread_reason, evidence=evidence.get(message.id, ""),
+                                  linked_reference=context.linked_reference)
+    automatic = labels.label(labels.AUTOMATIC, message.automatic_reason) if message.automatic else None
+    body, from_html = message.text or "", False
+    if not body.strip() and message.html:
+        body, from_html = html_to_text(message.html), True
+    return MessageView(message, reason, automatic, body, from_html,
+                       withheld=sum(1 for a in message.attachments if a.withheld_reason))
+
+
+def html_to_text(sanitized: str) -> str:
+    """Readable text of an HTML-only message: block ends become line breaks, every tag goes. The result is text
+    (the template escapes it); rendering the HTML itself is left to a sandboxed frame."""
+    return html.unescape(nh3.clean(_BLOCK_ENDS.sub("\n", sanitized), tags=set())).strip()
