@@ -44,7 +44,7 @@ translations: $(CATALOGS)
 	$(VENV)/bin/pybabel compile --statistics -i $< -o $@
 
 extract-messages: $(INSTALLED)
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o app/translations/messages.pot \
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 -o app/translations/messages.pot \
 		--no-location --sort-output --project Postroom .
 	$(VENV)/bin/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
 

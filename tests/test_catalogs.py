@@ -4,7 +4,7 @@ These tests need no application: they read the gettext catalogs directly.
 
 If a test here fails after you added or changed a user-facing string, run::
 
-    .venv/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext \\
+    .venv/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 \\
         -o app/translations/messages.pot --no-location --sort-output --project Postroom .
     .venv/bin/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
 
@@ -33,6 +33,8 @@ EXTRACT_ARGS = [
     "_l",
     "-k",
     "lazy_gettext",
+    "-k",
+    "lazy_pgettext:1c,2",
     "--no-location",
     "--sort-output",
     "--project",

@@ -9,6 +9,7 @@ from email.policy import compat32
 
 from flask import abort
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from sqlalchemy import func, select
 
 from app.audit.services import record
@@ -25,8 +26,8 @@ from tenants.regions import get_region
 
 PER_PAGE = 50
 KEY_HEADERS = ("From", "To", "Subject", "Date", "Message-ID")
-HEADER_LABELS = {"From": _l("From"), "To": _l("To"), "Subject": _l("Subject"), "Date": _l("Date"),
-                 "Message-ID": _l("Message-ID")}
+HEADER_LABELS = {"From": lazy_pgettext("mail header", "From"), "To": _l("To"), "Subject": _l("Subject"),
+                 "Date": _l("Date"), "Message-ID": _l("Message-ID")}
 # Only the start of the raw is read for its headers: enough for any header block a mail server accepts, and a
 # held 50 MB message costs no more than a small one.
 HEADER_SCAN_BYTES = 256 * 1024

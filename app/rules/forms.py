@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 
@@ -48,6 +49,7 @@ class RuleForm(FlaskForm):
 
 
 class RuleTestForm(FlaskForm):
-    sender = StringField(_l("From"), description=_l("The sender's address, e.g. jo@example.com."))
+    sender = StringField(lazy_pgettext("mail header", "From"),
+                         description=_l("The sender's address, e.g. jo@example.com."))
     subject = StringField(_l("Subject"))
     body = TextAreaField(_l("Body"), render_kw={"rows": 6})
