@@ -119,6 +119,15 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         # how often the supervisor re-reads which mailboxes want a push connection.
         "IDLE_RENEW_SECONDS": _int(env, "IDLE_RENEW_SECONDS", 25 * 60),
         "IDLE_RELOAD_SECONDS": _int(env, "IDLE_RELOAD_SECONDS", 15),
+        # Poll-mode IMAP mailboxes checked by `flask idle` with STATUS (POLL_THREADS=0 leaves them to the scheduler):
+        # connections kept open for intervals up to POLL_KEEP_SECONDS, at most POLL_POOL_SIZE of them, and a full
+        # sync every POLL_FULL_SYNC_EVERY-th check even when nothing changed.
+        "POLL_THREADS": _int(env, "POLL_THREADS", 8),
+        "POLL_POOL_SIZE": _int(env, "POLL_POOL_SIZE", 200),
+        "POLL_KEEP_SECONDS": _int(env, "POLL_KEEP_SECONDS", 300),
+        "POLL_FULL_SYNC_EVERY": _int(env, "POLL_FULL_SYNC_EVERY", 15),
+        # How long a dead worker's sync lock blocks its mailbox; a running sync renews it every third of that.
+        "SYNC_LOCK_SECONDS": _int(env, "SYNC_LOCK_SECONDS", 60),
         # The domain of the Message-IDs Postroom writes: mail carrying one of these came from us (loop guard).
         "MESSAGE_ID_DOMAIN": _str(env, "MESSAGE_ID_DOMAIN", "mail.postroom.invalid"),
         "INGEST_BATCH": _int(env, "INGEST_BATCH", 200),

@@ -2,9 +2,10 @@
 
 Every ``IDLE_RELOAD_SECONDS`` it re-reads which mailboxes want a connection (IMAP, IDLE mode, active or failing),
 starts a watcher (``worker.idle_watch``) for each new one, replaces those whose connection settings changed and
-stops those paused, switched to polling or deleted. Then it re-enqueues pushes that no sync has cleared yet and
-writes a heartbeat for operators. Polling mailboxes stay with the scheduler (``poll_due_mailboxes``); a pooled
-poller holding their connections could be started from here later.
+stops those paused, switched to polling or deleted. It hands the region's poll-mode IMAP mailboxes to the poller
+(``worker.idle_poll``: a cheap STATUS per interval, a sync only on change), re-enqueues pushes that no sync has
+cleared yet and writes a heartbeat, which also tells the scheduler to leave the polled mailboxes alone. POP3
+mailboxes stay with the scheduler (``poll_due_mailboxes``), and so does everything while no supervisor runs.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.extensions import db
-from app.inbound.services import SYNCABLE
-from app.mailboxes.models import Mailbox, Protocol, SyncMode
+from app.inbound.services import IDLE_HEARTBEAT_KEY, SYNCABLE
+from app.mailboxes.models import Mailbox, MailboxStatus, Protocol, SyncMode
 from tenants.models import Tenant
 from tenants.queues import region_redis
 from tenants.regions import get_region
+from worker.idle_poll import Poller, PollTarget
 from worker.idle_watch import Target, Watcher
 from worker.jobs.push import dirty_mailboxes, ensure_push_job
 
@@ -51,6 +53,22 @@ def idle_targets(region: str) -> dict[int, Target]:
     return {m.id: Target(m.id, m.tenant_id, fingerprint(m)) for m in mailboxes}
 
 
+def poll_targets(region: str) -> dict[int, PollTarget]:
+    """The poll-mode IMAP mailboxes of ``region`` (POP3 has no STATUS: the scheduler keeps those)."""
+    mailboxes = db.session.scalars(
+        select(Mailbox).join(Tenant, Tenant.id == Mailbox.tenant_id)
+        .where(Tenant.region == region, Mailbox.status.in_(SYNCABLE), Mailbox.sync_mode == SyncMode.POLL,
+               Mailbox.inbound_protocol == Protocol.IMAP))
+    return {m.id: _poll_target(m) for m in mailboxes}
+
+
+def _poll_target(mailbox: Mailbox) -> PollTarget:
+    folders = tuple(mailbox.folders or ["INBOX"])
+    key = hashlib.sha256(json.dumps([fingerprint(mailbox), folders, mailbox.poll_interval]).encode()).hexdigest()
+    return PollTarget(mailbox.id, mailbox.tenant_id, key, mailbox.poll_interval, folders,
+                      failing=mailbox.status == MailboxStatus.FAILING)
+
+
 class IdleSupervisor:
     """``run()`` blocks until ``request_stop()`` (safe to call from a signal handler), then closes every
     connection."""
@@ -65,6 +83,11 @@ class IdleSupervisor:
         self._retired: list[Watcher] = []  # stopped, possibly still saying goodbye to their server
         self._stop = threading.Event()
         self._key = f"postroom:idle:{self.region.name}"
+        self._poll_stats = f"postroom:poll:{self.region.name}:stats"
+        config = app.config
+        self.poller = Poller(app, self.region, pool_size=config["POLL_POOL_SIZE"],
+                             keep_seconds=config["POLL_KEEP_SECONDS"],
+                             full_sync_every=config["POLL_FULL_SYNC_EVERY"], threads=config["POLL_THREADS"])
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -73,6 +96,8 @@ class IdleSupervisor:
         log.info("IDLE supervisor started", extra={"region": self.region.name})
         with self.app.app_context():
             try:
+                if self.poller.threads:
+                    self.poller.start()
                 while True:
                     self._tick()
                     if self._stop.wait(self.reload_seconds):
@@ -82,7 +107,7 @@ class IdleSupervisor:
         log.info("IDLE supervisor stopped", extra={"region": self.region.name})
 
     def _tick(self) -> None:
-        for step in (self.reconcile, self.sweep, self.heartbeat):
+        for step in (self.reconcile, self.reconcile_polls, self.sweep, self.heartbeat):
             try:
                 step()
             except Exception:  # a database or Redis hiccup must not end the supervisor: the next tick retries
@@ -103,6 +128,10 @@ class IdleSupervisor:
                                                     renew_seconds=self.renew_seconds).start()
         self._retired = [w for w in self._retired if w.alive]
 
+    def reconcile_polls(self) -> None:
+        if self.poller.threads:
+            self.poller.reconcile(poll_targets(self.region.name))
+
     def _retire(self, mailbox_id: int) -> None:
         watcher = self.watchers.pop(mailbox_id)
         watcher.stop()
@@ -110,16 +139,21 @@ class IdleSupervisor:
 
     def sweep(self) -> None:
         """Re-enqueue pushes that a sync could not clear (the mailbox lock was taken, the job failed)."""
-        idling = {w.target.mailbox_id: w.target for w in self.watchers.values() if w.state == "idling"}
-        for mailbox_id in dirty_mailboxes(self.region, list(idling)):
-            ensure_push_job(self.region, idling[mailbox_id].tenant_id, mailbox_id)
+        reachable = self.poller.healthy()  # {mailbox_id: tenant_id}: the last check got an answer
+        reachable.update((w.target.mailbox_id, w.target.tenant_id) for w in self.watchers.values()
+                         if w.state == "idling")
+        for mailbox_id in dirty_mailboxes(self.region, list(reachable)):
+            ensure_push_job(self.region, reachable[mailbox_id], mailbox_id)
 
     def heartbeat(self) -> None:
-        """``<key>:heartbeat`` (expires unless renewed) and, per watched mailbox, its last event and state."""
+        """``<key>:heartbeat`` (expires unless renewed), per watched mailbox its last event and state, and the
+        poller's counters (``postroom:poll:<region>:stats``)."""
         ttl = max(30, round(3 * self.reload_seconds))
         watchers = list(self.watchers.values())
         with region_redis(self.region).pipeline() as pipe:  # MULTI: readers never see half a heartbeat
-            pipe.set(f"{self._key}:heartbeat", time.time(), ex=ttl)
+            pipe.set(IDLE_HEARTBEAT_KEY.format(region=self.region.name), time.time(), ex=ttl)
+            pipe.expire(self.poller.key, ttl)
+            pipe.hset(self._poll_stats, mapping=self.poller.stats()).expire(self._poll_stats, ttl)
             pipe.delete(f"{self._key}:mailboxes", f"{self._key}:states")
             if watchers:
                 pipe.hset(f"{self._key}:mailboxes", mapping={w.target.mailbox_id: w.last_event for w in watchers})
@@ -132,12 +166,13 @@ class IdleSupervisor:
         for watcher in watchers:
             watcher.stop()
         deadline = time.monotonic() + STOP_SECONDS
+        self.poller.stop(deadline)
         for watcher in watchers:
             watcher.join(max(0.0, deadline - time.monotonic()))
         self.watchers, self._retired = {}, []
         try:
             region_redis(self.region).delete(f"{self._key}:heartbeat", f"{self._key}:mailboxes",
-                                             f"{self._key}:states")
+                                             f"{self._key}:states", self.poller.key, self._poll_stats)
         except Exception:  # Redis gone too: the keys expire by themselves
             log.warning("could not remove the IDLE heartbeat", extra={"region": self.region.name})
 

@@ -62,21 +62,21 @@ def _ticket_for(tenant: Tenant, mailbox: Mailbox, parsed: Parsed, requester: Con
     subject, normalized = parsed.subject, normalize_subject(parsed.subject)
     if ticket is not None and ticket.status == TicketStatus.CLOSED and not automatic \
             and tenant.reopen_policy == "new_linked":
+        route = route_new_ticket(tenant, mailbox, parsed, requester)
         linked = open_ticket(tenant, subject=subject, normalized_subject=normalized, requester=requester,
-                             mailbox_id=mailbox.id, linked_ticket_id=ticket.id)
-        _route(tenant, mailbox, parsed, requester, linked)
+                             mailbox_id=mailbox.id, linked_ticket_id=ticket.id, **_routed(route))
         return linked, ThreadReason.LINKED, None
     if ticket is not None:
         return ticket, match.reason, None
-    ticket = open_ticket(tenant, subject=subject, normalized_subject=normalized, requester=requester,
-                         mailbox_id=mailbox.id)
-    return ticket, ThreadReason.NEW, _route(tenant, mailbox, parsed, requester, ticket)
-
-
-def _route(tenant: Tenant, mailbox: Mailbox, parsed: Parsed, requester: Contact | None, ticket: Ticket):
     route = route_new_ticket(tenant, mailbox, parsed, requester)
-    ticket.queue_id, ticket.category, ticket.priority = route.queue_id, route.category, route.priority
-    return route
+    ticket = open_ticket(tenant, subject=subject, normalized_subject=normalized, requester=requester,
+                         mailbox_id=mailbox.id, **_routed(route))
+    return ticket, ThreadReason.NEW, route
+
+
+def _routed(route) -> dict:
+    """What routing decides about a new ticket, set when it is created (not updated right after)."""
+    return {"queue_id": route.queue_id, "category": route.category, "priority": route.priority}
 
 
 def _new_message(tenant: Tenant, mailbox: Mailbox, receipt: Receipt, parsed: Parsed, screening: Screening,
@@ -93,7 +93,7 @@ def _new_message(tenant: Tenant, mailbox: Mailbox, receipt: Receipt, parsed: Par
         sent_at=parsed.date, thread_reason=reason, automatic=screening.automatic_reason is not None,
         automatic_reason=screening.automatic_reason, authenticity=screening.authenticity,
         sender_flagged=screening.dmarc_failed, raw_sha256=receipt.sha256, size=receipt.size,
-        defects=parsed.defects[:50])
+        defects=parsed.defects[:50], attachments=[])  # an empty list, not a lazy load after the flush
     if reason == ThreadReason.BOUNCE and screening.bounce is not None:
         original = db.session.scalar(select(Message.id).where(
             Message.tenant_id == tenant.id, Message.message_id == screening.bounce.original_message_id[:255]))

@@ -13,12 +13,15 @@ from flask import current_app
 from imapclient import IMAPClient
 from redis.exceptions import RedisError
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.inbound.blobs import BlobStore, blob_key
+from app.inbound.blobs import BlobStore
 from app.inbound.models import FolderCursor, Receipt
 from app.mailboxes.models import AfterFetch, Mailbox
+from tenants.models import utcnow
 
 CHUNK = 200
 FETCH_ITEMS = ["BODY.PEEK[]", "RFC822.SIZE"]
@@ -48,7 +51,11 @@ def _cursor(mailbox: Mailbox, folder: str, uidvalidity: int) -> tuple[FolderCurs
     if cursor is None:
         cursor = FolderCursor(tenant_id=mailbox.tenant_id, mailbox_id=mailbox.id, folder=folder,
                               uidvalidity=uidvalidity, last_uid=0)
-        db.session.add(cursor)
+        try:
+            with db.session.begin_nested():  # a second sync (its lock expired) may create it at the same moment
+                db.session.add(cursor)
+        except IntegrityError:
+            return _cursor(mailbox, folder, uidvalidity)
         return cursor, False, True
     if cursor.uidvalidity != uidvalidity:
         # The server renumbered the folder: read it all again; receipts' hashes keep this from doubling anything.
@@ -63,23 +70,46 @@ def _known_hash(mailbox: Mailbox, sha256: str) -> bool:
         .limit(1)) is not None
 
 
-def _record(mailbox: Mailbox, folder: str, uidvalidity: int, uid: int, raw: bytes, result: FolderSync) -> None:
-    sha256 = blob_key(raw)
-    status = "duplicate" if _known_hash(mailbox, sha256) else "stored"
-    receipt = Receipt(tenant_id=mailbox.tenant_id, mailbox_id=mailbox.id, folder=folder, uidvalidity=uidvalidity,
-                      uid=uid, sha256=sha256, size=len(raw), status=status)
-    try:
-        with db.session.begin_nested():  # a receipt another worker (or an earlier, killed run) wrote is a no-op
-            db.session.add(receipt)
-    except IntegrityError:
-        result.already_known += 1
-        return
-    if status == "duplicate":
-        result.duplicates += 1
-    else:
-        result.stored += 1
-        result.new_uids.append(uid)
-        result.receipt_ids.append(receipt.id)
+def _record_chunk(mailbox: Mailbox, folder: str, uidvalidity: int, fetched: list[tuple[int, str, int]],
+                  result: FolderSync) -> None:
+    """Receipts for ``(uid, sha256, size)`` of one chunk: one look-up of known hashes, one insert.
+
+    A receipt another worker (or an earlier, killed run) wrote already is skipped by the insert itself (the unique
+    key decides, even under concurrency); mail whose bytes this mailbox has seen before is recorded as a duplicate.
+    """
+    hashes = {sha256 for _uid, sha256, _size in fetched}
+    seen = set(db.session.scalars(select(Receipt.sha256).where(
+        Receipt.tenant_id == mailbox.tenant_id, Receipt.mailbox_id == mailbox.id,
+        Receipt.sha256.in_(hashes)))) if hashes else set()
+    rows = []
+    for uid, sha256, size in fetched:
+        status = "duplicate" if sha256 in seen else "stored"
+        seen.add(sha256)  # the same bytes twice in one chunk: the second is a duplicate of the first
+        rows.append({"tenant_id": mailbox.tenant_id, "mailbox_id": mailbox.id, "folder": folder,
+                     "uidvalidity": uidvalidity, "uid": uid, "sha256": sha256, "size": size, "status": status,
+                     "received_at": utcnow(), "attempts": 0})
+    inserted = _insert_new_receipts(rows)
+    for row in rows:
+        if row["uid"] not in inserted:
+            result.already_known += 1
+        elif row["status"] == "duplicate":
+            result.duplicates += 1
+        else:
+            result.stored += 1
+            result.new_uids.append(row["uid"])
+            result.receipt_ids.append(inserted[row["uid"]])
+
+
+def _insert_new_receipts(rows: list[dict]) -> dict[int, int]:
+    """INSERT … ON CONFLICT (receipt key) DO NOTHING; returns ``{uid: receipt id}`` of the rows inserted."""
+    if not rows:
+        return {}
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (insert(Receipt.__table__).values(rows)
+                 .on_conflict_do_nothing(index_elements=["tenant_id", "mailbox_id", "folder", "uidvalidity", "uid"])
+                 .returning(Receipt.__table__.c.uid, Receipt.__table__.c.id))
+    return {uid: receipt_id for uid, receipt_id in db.session.execute(statement)}
 
 
 def hand_to_ingest(mailbox: Mailbox, receipt_ids: list[int]) -> None:
@@ -123,14 +153,19 @@ def sync_folder(client: IMAPClient, mailbox: Mailbox, folder: str, store: BlobSt
     result = FolderSync(folder=folder, uidvalidity=uidvalidity, uidvalidity_reset=reset)
     last_uid = cursor.last_uid
     starting_late = new and mailbox.import_since is not None
+    uidnext = int(info.get(b"UIDNEXT", 0))
+    if b"HIGHESTMODSEQ" in info:  # CONDSTORE: kept so later issues can sync flag changes cheaply
+        cursor.highestmodseq = int(info[b"HIGHESTMODSEQ"])
     if starting_late:
         uids = sorted(client.search(["SINCE", mailbox.import_since.date()]))
+    elif uidnext and uidnext - 1 <= last_uid and not reset:
+        uids = []  # UIDs only grow: nothing arrived since the last sync, no SEARCH needed
     else:
         # "n:*" always matches the highest UID, even when it is below n: keep only really new ones.
         uids = sorted(uid for uid in client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid)
     _fetch_and_store(client, mailbox, folder, uidvalidity, uids, store, result, cursor)
     if starting_late:  # what was there before import_since stays behind the cursor for good
-        cursor.last_uid = max(cursor.last_uid, int(info.get(b"UIDNEXT", 1)) - 1)
+        cursor.last_uid = max(cursor.last_uid, uidnext - 1)
     db.session.commit()  # a new cursor or a UIDVALIDITY reset is worth keeping even without mail
     return result
 
@@ -159,12 +194,11 @@ def _fetch_and_store(client: IMAPClient, mailbox: Mailbox, folder: str, uidvalid
     queued: list[int] = []
     for chunk in _chunks(uids, CHUNK):
         fetched = client.fetch(chunk, FETCH_ITEMS)
-        for uid in chunk:
-            raw = fetched.get(uid, {}).get(b"BODY[]")
-            if raw is None:  # expunged by someone else between SEARCH and FETCH
-                continue
-            store.put(raw)
-            _record(mailbox, folder, uidvalidity, uid, raw, result)
+        # A UID missing from the answer was expunged by someone else between SEARCH and FETCH.
+        raws = [(uid, fetched[uid][b"BODY[]"]) for uid in chunk if fetched.get(uid, {}).get(b"BODY[]") is not None]
+        keys = store.put_many([raw for _uid, raw in raws])  # all on disk before their receipts exist
+        _record_chunk(mailbox, folder, uidvalidity,
+                      [(uid, key, len(raw)) for (uid, raw), key in zip(raws, keys, strict=True)], result)
         if cursor is not None:
             cursor.last_uid = max(cursor.last_uid, max(chunk))
         chunk_ids = result.receipt_ids[len(queued):]

@@ -49,12 +49,13 @@ def contact_for(tenant: Tenant, email: str, name: str = "") -> Contact | None:
 
 
 def open_ticket(tenant: Tenant, *, subject: str, normalized_subject: str, requester: Contact | None,
-                mailbox_id: int | None, linked_ticket_id: int | None = None) -> Ticket:
+                mailbox_id: int | None, linked_ticket_id: int | None = None, **fields) -> Ticket:
+    """A new ticket with the tenant's next number; ``fields``: more columns set at creation (queue, priority…)."""
     number = next_ticket_number(tenant)
     ticket = Ticket(tenant_id=tenant.id, number=number, reference=f"{ticket_prefix(tenant)}-{number}",
                     subject=subject[:998], normalized_subject=normalized_subject[:255],
                     requester_id=requester.id if requester else None, mailbox_id=mailbox_id,
-                    linked_ticket_id=linked_ticket_id)
+                    linked_ticket_id=linked_ticket_id, **fields)
     db.session.add(ticket)
     db.session.flush()
     return ticket

@@ -40,6 +40,7 @@ _LISTENERS = {
     "pop3s": ("pop3-login", True, HOST, None),
 }
 PORT_NAMES = tuple(_LISTENERS)
+MAX_IMAP_SESSIONS = 2000  # concurrent IMAP sessions the dev Dovecot accepts (its default is 100)
 DH_FILE = Path("/usr/share/dovecot/dh.pem")
 
 _CONF = """\
@@ -72,6 +73,13 @@ first_valid_uid = 100
 mail_location = maildir:~/Maildir
 protocol imap {
   mail_max_userip_connections = 100
+}
+# bench/polling.py holds ~1,000 IMAPS sessions at once: each is an imap process plus, over TLS, an imap-login
+# process (it proxies TLS in the default high-security mode). The defaults -- 100 processes
+# per service, 1,000 clients for the log, auth and anvil services -- would refuse most of them.
+default_client_limit = 4000
+service imap {
+  process_limit = @SESSIONS@
 }
 @LISTENERS@
 @OAUTH@
@@ -106,7 +114,8 @@ def _listeners_conf(ports: dict[str, int], cert_dir: Path) -> str:
         body = "".join(f"  inet_listener {name} {{\n    address = {ip}\n    port = {ports[name]}\n"
                        f"    ssl = {'yes' if tls else 'no'}\n  }}\n"
                        for name, (svc, tls, ip, _) in _LISTENERS.items() if svc == service)
-        blocks.append(f"service {service} {{\n{body}}}")
+        limit = f"  process_limit = {MAX_IMAP_SESSIONS}\n" if service == "imap-login" else ""
+        blocks.append(f"service {service} {{\n{body}{limit}}}")
     blocks += [f"local {ip} {{\n  ssl_cert = <{cert_dir}/{cert}.pem\n  ssl_key = <{cert_dir}/{cert}-key.pem\n}}"
                for _, _, ip, cert in _LISTENERS.values() if cert]
     return "\n".join(blocks)
@@ -288,6 +297,7 @@ class Dovecot:
         conf = conf.replace("@DH@", f"ssl_dh = <{DH_FILE}" if DH_FILE.exists() else "")
         conf = conf.replace("@LISTENERS@", _listeners_conf(self.ports, self._cert_dir))
         conf = conf.replace("@MECHS@", mechs).replace("@S@", str(self.state_dir))
+        conf = conf.replace("@SESSIONS@", str(MAX_IMAP_SESSIONS))
         self.conf_path.write_text(conf)
         if self.introspection_url:
             (self.state_dir / "oauth2.conf").write_text(

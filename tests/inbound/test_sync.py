@@ -54,6 +54,7 @@ def test_new_mail_is_stored_raw_once_and_the_cursor_moves(app, db, imap_mailbox,
     assert all(store.get(r.sha256) == raw for r, raw in zip(receipts, on_the_wire, strict=True))
     cursor = db.session.scalar(select(FolderCursor))
     assert cursor.last_uid == receipts[-1].uid and cursor.uidvalidity == receipts[0].uidvalidity
+    assert cursor.highestmodseq and cursor.highestmodseq > 0  # Dovecot offers CONDSTORE
 
     (again,) = sync_mailbox(mailbox)  # nothing new: nothing stored, nothing doubled
     assert (again.stored, again.already_known) == (0, 0)
