@@ -1,8 +1,9 @@
 """Moving receipts through ingestion: enqueueing, replaying quarantined mail, and the reconciler.
 
 RQ is only a trigger (a job whose worker was SIGKILLed is never re-run, see FINDINGS.md); the database says what is
-unfinished. The reconciler re-enqueues every receipt still ``stored`` after a grace period. A receipt that keeps
-killing its worker is retried alone (so it stops taking its batch down), then quarantined as ``processing_failed``.
+unfinished. The reconciler re-enqueues every receipt still ``stored`` after a grace period, in batches; one whose
+batch died twice is retried alone (so a poisonous mail stops taking its batch down), then quarantined as
+``processing_failed``.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def reconcile(region: str) -> dict[str, int]:
         if attempts >= limit:
             quarantine(receipt_id, "processing_failed", f"stopped its worker {attempts} times")
             given_up += 1
-        elif attempts >= 1:
+        elif attempts >= 2:  # its batch died twice: find the culprit by running each alone
             alone.append((tenant_id, receipt_id))
         else:
             batches.setdefault(tenant_id, []).append(receipt_id)

@@ -169,19 +169,20 @@ def test_the_reconciler_re_enqueues_stored_receipts_and_gives_up_on_poison(db, i
     from tenants.queues import region_queue
     from tenants.regions import get_region
 
-    raws = [make_mail(subject=f"r{n}") for n in range(3)]
+    raws = [make_mail(subject=f"r{n}") for n in range(4)]
     receipts = []
     for n, raw in enumerate(raws):
         store_for_region(get_region("default")).put(raw)
         receipts.append(Receipt(tenant_id=inbox.tenant.id, mailbox_id=inbox.mailbox.id, folder="INBOX", uidvalidity=9,
-                                uid=n + 1, sha256=blob_key(raw), size=len(raw), attempts=[0, 1, 3][n],
+                                uid=n + 1, sha256=blob_key(raw), size=len(raw), attempts=n,
                                 received_at=utcnow() - timedelta(hours=1)))
     fresh = Receipt(tenant_id=inbox.tenant.id, mailbox_id=inbox.mailbox.id, folder="INBOX", uidvalidity=9, uid=9,
                     sha256=blob_key(raws[0]), size=1)
     _db.session.add_all([*receipts, fresh])
     _db.session.commit()
     outcome = reconcile("default")
-    assert outcome == {"enqueued": 2, "quarantined": 1}
+    assert outcome == {"enqueued": 3, "quarantined": 1}
     jobs = region_queue(get_region("default"), "ingest").jobs
-    assert sorted(job.args[0] for job in jobs) == [[receipts[0].id], [receipts[1].id]]
-    assert receipts[2].status == "quarantined" and receipts[2].quarantine_reason == "processing_failed"
+    # tried at most once: batched again; its batch died twice: alone; out of attempts: quarantined; fresh: left
+    assert sorted(job.args[0] for job in jobs) == [[receipts[0].id, receipts[1].id], [receipts[2].id]]
+    assert receipts[3].status == "quarantined" and receipts[3].quarantine_reason == "processing_failed"
