@@ -22,8 +22,9 @@ test-postgres:
 test-sqlite:
 	POSTROOM_TEST_DB=sqlite $(PY) -m pytest -q -m "not browser" --ignore=tests/devstack
 
+# Benchmarks (never part of `make test`): rewrites docs/benchmarks.md. E.g. make bench BENCH_ARGS="initial_sync --sqlite"
 bench: setup
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 setup: system-deps $(INSTALLED) translations
 

@@ -1,22 +1,17 @@
-"""From a stored receipt to a ticket message: each message in its own savepoint, up to ``COMMIT_EVERY`` messages
-per transaction.
+"""From a stored receipt to a ticket message, in one transaction per message.
 
 A receipt is ``stored`` until this commits; then it is ``ingested`` (pointing at its message), ``duplicate`` (the
 same mail is already a message of this tenant: same Message-ID from another mailbox, or the same bytes) or
 ``quarantined`` with a reason. A worker killed half-way leaves the receipt ``stored`` and the reconciler re-runs it;
-the ``(tenant, dedupe_key)`` unique constraint turns a race between two workers into one message. A mail that fails
-is rolled back to its savepoint alone; the messages before it are committed, then it is quarantined on its own.
+the ``(tenant, dedupe_key)`` unique constraint turns a race between two workers into one message.
 
-A chunk's transaction starts by locking its tenant's row (the ticket-number row every new ticket updates anyway) and
-then its receipts: two workers' chunks of one tenant take turns instead of deadlocking on each other's tickets,
-contacts and numbers, and a receipt claimed by one is never decided by the other. Reading and parsing the chunk's
-mail happens before that, outside the locks.
+One transaction per message also keeps a tenant's ingest parallel: two workers' messages never hold each other's
+locks for longer than one message. A batch routes against one snapshot of the tenant's aliases and rules.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from functools import partial
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -27,8 +22,9 @@ from app.inbound.assemble import build_message
 from app.inbound.blobs import store_for_region
 from app.inbound.models import Receipt, ReceiptStatus
 from app.inbound.screening import parse_limits, screen, sender_may_open_tickets
-from app.mail.parse import Parsed, parse_message
+from app.mail.parse import parse_message
 from app.mailboxes.models import Mailbox
+from app.routing.services import routing_snapshot
 from app.tickets.models import Message
 from tenants.models import Tenant, utcnow
 from tenants.regions import get_region
@@ -40,84 +36,17 @@ class Quarantined(Exception):
         self.reason, self.detail = reason, detail
 
 
-COMMIT_EVERY = 50  # messages per transaction: one commit (one WAL flush) per chunk instead of one per message
-
-
 def ingest_receipts(receipt_ids: list[int]) -> dict[str, int]:
-    """Ingest a batch; one bad mail never holds back the rest (it is rolled back alone and quarantined)."""
+    """Ingest a batch; each message commits on its own so one bad mail never holds back the rest."""
     if not receipt_ids:
         return {}
     # Counted and committed first: a receipt whose every attempt kills the worker is found by its count.
     db.session.execute(update(Receipt).where(Receipt.id.in_(receipt_ids), Receipt.status == ReceiptStatus.STORED)
                        .values(attempts=Receipt.attempts + 1).execution_options(synchronize_session=False))
     db.session.commit()
-    outcomes: Counter[str] = Counter()
-    for start in range(0, len(receipt_ids), COMMIT_EVERY):
-        outcomes.update(_ingest_chunk(receipt_ids[start:start + COMMIT_EVERY]))
+    with routing_snapshot():
+        outcomes: Counter[str] = Counter(ingest_one(receipt_id) for receipt_id in receipt_ids)
     return dict(outcomes)
-
-
-def _ingest_chunk(receipt_ids: list[int]) -> list[str]:
-    stored = _stored(receipt_ids)
-    tenant_ids = sorted({receipt.tenant_id for receipt in stored})
-    # Held for the chunk: the session's identity map keeps objects only while something refers to them.
-    held: list = [db.session.get(Tenant, tenant_id) for tenant_id in tenant_ids]
-    reads = {receipt.id: _read_or_error(receipt) for receipt in stored}
-    db.session.commit()  # the reading transaction ends; the writing one starts with the locks
-    claimed = _lock_and_claim(tenant_ids, list(reads))
-    receipts = {receipt.id: receipt for receipt in _stored(sorted(claimed))}
-    held += [db.session.get(Mailbox, mailbox_id) for mailbox_id in {r.mailbox_id for r in receipts.values()}]
-    outcomes = []
-    for position, receipt_id in enumerate(receipt_ids):
-        if receipt_id not in claimed:  # decided meanwhile by another worker: its outcome stands
-            outcomes.append("skipped")
-            continue
-        outcome, alone = _ingest_in_chunk(receipts[receipt_id], reads[receipt_id])
-        outcomes.append(outcome)
-        if alone:  # it was decided in a transaction of its own: the rest of the chunk needs its locks again
-            claimed = _lock_and_claim(tenant_ids, receipt_ids[position + 1:])
-    db.session.commit()
-    return outcomes
-
-
-def _stored(receipt_ids: list[int]) -> list[Receipt]:
-    return list(db.session.scalars(select(Receipt).where(Receipt.id.in_(receipt_ids),
-                                                         Receipt.status == ReceiptStatus.STORED)))
-
-
-def _lock_and_claim(tenant_ids: list[int], receipt_ids: list[int]) -> set[int]:
-    """Begin a chunk's transaction: lock its tenants' rows (in id order), then its receipts still ``stored``, whose
-    ids are returned. Until the commit no other worker can decide those receipts. The tenant row is the one every
-    new ticket's number locks anyway; on SQLite this first write takes the database's write lock before any read."""
-    if tenant_ids:
-        db.session.execute(update(Tenant).where(Tenant.id.in_(tenant_ids)).values(ticket_seq=Tenant.ticket_seq)
-                           .execution_options(synchronize_session=False))
-    if not receipt_ids:
-        return set()
-    return set(db.session.scalars(
-        update(Receipt).where(Receipt.id.in_(receipt_ids), Receipt.status == ReceiptStatus.STORED)
-        .values(attempts=Receipt.attempts).returning(Receipt.id).execution_options(synchronize_session=False)))
-
-
-def _ingest_in_chunk(receipt: Receipt, read) -> tuple[str, bool]:
-    """The outcome, and whether the message had to be decided alone (after committing the chunk so far)."""
-    receipt_id = receipt.id
-    try:
-        with db.session.begin_nested():
-            return _process(receipt, False, read), False
-    except IntegrityError:
-        decide = partial(_lost_race, receipt_id)
-    except DBAPIError:
-        db.session.rollback()
-        raise  # the database is unwell, not the mail: fail the job, the reconciler brings the receipts back
-    except Quarantined as held:
-        decide = partial(quarantine, receipt_id, held.reason, held.detail)
-    except Exception as error:  # a bug on odd mail must not sink the batch: quarantine it, visibly, replayable
-        current_app.logger.exception("ingest failed", extra={"receipt_id": receipt_id})
-        decide = partial(quarantine, receipt_id, "processing_error", f"{type(error).__name__}: {error}"[:500])
-    # Only this message's savepoint was rolled back: keep the chunk's messages so far, then decide this one alone.
-    db.session.commit()
-    return decide(), True
 
 
 def ingest_one(receipt_id: int, *, accept: bool = False) -> str:
@@ -200,28 +129,12 @@ def _mark_duplicate(receipt: Receipt, existing: Message) -> None:
     receipt.processed_at = utcnow()
 
 
-def _read(receipt: Receipt) -> tuple[bytes, Parsed]:
-    tenant = db.session.get(Tenant, receipt.tenant_id)
-    raw = store_for_region(get_region(tenant.region)).get(receipt.sha256)
-    return raw, parse_message(raw, limits=parse_limits(tenant))
-
-
-def _read_or_error(receipt: Receipt) -> tuple[bytes, Parsed] | Exception:
-    try:
-        return _read(receipt)
-    except Exception as error:  # raised again where the message is processed, and handled there
-        return error
-
-
-def _process(receipt: Receipt, accept: bool, read: tuple[bytes, Parsed] | Exception | None = None) -> str:
-    """``read``: the raw mail and its parse when done already (or the error that doing so raised)."""
+def _process(receipt: Receipt, accept: bool) -> str:
     tenant = db.session.get(Tenant, receipt.tenant_id)
     mailbox = db.session.get(Mailbox, receipt.mailbox_id)
     store = store_for_region(get_region(tenant.region))
-    read = _read(receipt) if read is None else read
-    if isinstance(read, Exception):
-        raise read
-    raw, parsed = read
+    raw = store.get(receipt.sha256)
+    parsed = parse_message(raw, limits=parse_limits(tenant))
     if not parsed.ok:
         raise Quarantined(parsed.quarantine_reason or "parser_error", parsed.quarantine_detail or "")
     key = dedupe_key(parsed.message_id, receipt.sha256)

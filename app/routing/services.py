@@ -2,12 +2,15 @@
 
 Every decision comes back as a list of timeline entries, so agents can see why a ticket is where it is.
 
-A tenant's aliases, mailbox addresses and active rules are read once per transaction (ingestion routes a chunk of
-mail in one) and forgotten at its end, or as soon as this session itself changes any of them.
+Inside ``routing_snapshot()`` (ingestion wraps each batch of mail in one) a tenant's aliases, mailbox addresses and
+active rules are read once, as plain values that outlive the batch's commits; they are read again as soon as this
+session itself changes any of them. Outside it, every routing reads them afresh.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import regex
@@ -50,42 +53,72 @@ def _recipient_addresses(parsed: Parsed) -> list[tuple[str, str]]:
     return [(header, address) for header, address in found if "@" in address]
 
 
+@dataclass(frozen=True)
+class _Rule:
+    """What routing reads of a ``RoutingRule``."""
+
+    id: int
+    name: str
+    field: str
+    pattern: str
+    queue_id: int | None
+    category: str | None
+    priority: str | None
+    stop: bool
+
+
 @dataclass
 class _Table:
-    aliases: dict[str, MailboxAlias]  # by address as stored
-    mailboxes: dict[str, Mailbox]
-    rules: list[RoutingRule]
+    aliases: dict[str, int | None]  # address as stored -> its queue, else its mailbox's default queue
+    mailboxes: dict[str, int | None]  # address as stored -> the mailbox's default queue
+    rules: list[_Rule]  # active ones, in order
 
 
-_TABLES = "postroom_routing_tables"
+_SNAPSHOT = "postroom_routing_snapshot"
+
+
+@contextmanager
+def routing_snapshot() -> Iterator[None]:
+    """Route everything inside against one reading of each tenant's aliases, mailboxes and rules (a batch)."""
+    previous = db.session.info.get(_SNAPSHOT)
+    db.session.info[_SNAPSHOT] = {}
+    try:
+        yield
+    finally:
+        if previous is None:
+            db.session.info.pop(_SNAPSHOT, None)
+        else:
+            db.session.info[_SNAPSHOT] = previous
 
 
 def _table(tenant: Tenant) -> _Table:
-    tables = db.session.info.setdefault(_TABLES, {})
-    if tenant.id not in tables:
-        tables[tenant.id] = _Table(
-            aliases={a.address: a for a in db.session.scalars(select(MailboxAlias).where(
-                MailboxAlias.tenant_id == tenant.id))},
-            mailboxes={m.address: m for m in db.session.scalars(select(Mailbox).where(
-                Mailbox.tenant_id == tenant.id))},
-            rules=list(db.session.scalars(select(RoutingRule).where(
-                RoutingRule.tenant_id == tenant.id, RoutingRule.active)
-                .order_by(RoutingRule.position, RoutingRule.id))))
-    return tables[tenant.id]
+    snapshot = db.session.info.get(_SNAPSHOT)
+    if snapshot is None:
+        return _read_table(tenant)
+    if tenant.id not in snapshot:
+        snapshot[tenant.id] = _read_table(tenant)
+    return snapshot[tenant.id]
 
 
-@event.listens_for(Session, "after_commit")
-@event.listens_for(Session, "after_rollback")
-def _forget_tables(session: Session) -> None:
-    if not session.in_nested_transaction():  # a savepoint's end is not the transaction's
-        session.info.pop(_TABLES, None)
+def _read_table(tenant: Tenant) -> _Table:
+    aliases = db.session.execute(
+        select(MailboxAlias.address, MailboxAlias.queue_id, Mailbox.default_queue_id)
+        .join(Mailbox, Mailbox.id == MailboxAlias.mailbox_id).where(MailboxAlias.tenant_id == tenant.id))
+    mailboxes = db.session.execute(select(Mailbox.address, Mailbox.default_queue_id)
+                                   .where(Mailbox.tenant_id == tenant.id))
+    rules = db.session.scalars(select(RoutingRule).where(RoutingRule.tenant_id == tenant.id, RoutingRule.active)
+                               .order_by(RoutingRule.position, RoutingRule.id))
+    return _Table(aliases={address: queue_id or default for address, queue_id, default in aliases},
+                  mailboxes=dict(mailboxes.all()),
+                  rules=[_Rule(r.id, r.name, r.field, r.pattern, r.queue_id, r.category, r.priority, r.stop)
+                         for r in rules])
 
 
 @event.listens_for(Session, "after_flush")
 def _forget_changed_tables(session: Session, _context) -> None:
-    if _TABLES in session.info and any(isinstance(obj, (MailboxAlias, Mailbox, RoutingRule))
-                                       for obj in (*session.new, *session.dirty, *session.deleted)):
-        session.info.pop(_TABLES, None)
+    if session.info.get(_SNAPSHOT) and any(isinstance(obj, (MailboxAlias, Mailbox, RoutingRule))
+                                           for obj in (*session.new, *session.dirty, *session.deleted)):
+        session.info[_SNAPSHOT] = {}
 
 
 def _queue_by_address(tenant: Tenant, mailbox: Mailbox, parsed: Parsed, route: Route) -> None:
@@ -93,17 +126,16 @@ def _queue_by_address(tenant: Tenant, mailbox: Mailbox, parsed: Parsed, route: R
     wanted = {address for _h, address in addresses}
     table = _table(tenant)
     # Exact matches on the stored address, as an SQL "address IN (...)" would find them.
-    aliases = {a.address.lower(): a for address, a in table.aliases.items() if address in wanted}
-    mailboxes = {m.address.lower(): m for address, m in table.mailboxes.items() if address in wanted}
+    aliases = {stored.lower(): queue_id for stored, queue_id in table.aliases.items() if stored in wanted}
+    mailboxes = {stored.lower(): queue_id for stored, queue_id in table.mailboxes.items() if stored in wanted}
     for header, address in addresses:
         if address in aliases:
-            alias = aliases[address]
-            route.queue_id = alias.queue_id or alias.mailbox.default_queue_id
+            route.queue_id = aliases[address]
             route.decisions.append(("routed", {"by": "alias", "header": header, "address": address,
                                                "queue_id": route.queue_id}))
             return
         if address in mailboxes:
-            route.queue_id = mailboxes[address].default_queue_id
+            route.queue_id = mailboxes[address]
             route.decisions.append(("routed", {"by": "mailbox", "header": header, "address": address,
                                                "queue_id": route.queue_id}))
             return
@@ -126,7 +158,7 @@ def rule_texts(subject: str, body: str, name: str, address: str) -> dict[str, st
     return {"subject": subject, "body": body, "sender": sender, "any": "\n".join((subject, sender, body))}
 
 
-def _rule_text(rule: RoutingRule, parsed: Parsed) -> str:
+def _rule_text(rule: _Rule, parsed: Parsed) -> str:
     texts = rule_texts(parsed.subject, parsed.text or parsed.html_sanitized or "", *parsed.from_)
     return texts.get(rule.field, texts["any"])
 
