@@ -14,7 +14,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import DateTime, MetaData, TypeDecorator, event
+from sqlalchemy import DateTime, Enum, MetaData, TypeDecorator, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, registry
 
@@ -98,3 +98,8 @@ def render_migration_item(type_: str, obj, _autogen_context):
     if type_ == "type" and type(obj).__name__ == "EncryptedText":
         return "sa.Text()"
     return False
+
+
+def value_enum(cls: type, length: int) -> Enum:
+    """A Python enum stored as its values in a plain string column (no database enum type to migrate)."""
+    return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])

@@ -7,14 +7,14 @@ from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, UniqueCons
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.crypto import EncryptedText
-from app.extensions import db
+from app.extensions import db, value_enum
 from app.queues.models import Queue
 from tenants.models import utcnow
 from tenants.scoping import TenantScoped
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=24, values_callable=lambda e: [m.value for m in e])
+    return value_enum(cls, 24)
 
 
 class MailboxStatus(enum.StrEnum):

@@ -8,13 +8,13 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import db, value_enum
 from tenants.models import utcnow
 from tenants.scoping import TenantScoped
 
 
 def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+    return value_enum(cls, 16)
 
 
 class TicketStatus(enum.StrEnum):

@@ -7,6 +7,7 @@ from sqlalchemy import func, select, text
 
 from app.mailboxes.models import Mailbox, MailboxAlias
 from app.queues.services import create_queue
+from tests.api.problems import field_errors as _pointers
 
 PROBLEM = "application/problem+json"
 INBOUND_SECRET = "imap-s3cret-value"
@@ -32,11 +33,6 @@ def body(**changes) -> dict:
             data[part] = value
     return data
 
-
-def _pointers(response) -> dict[str, str]:
-    assert response.status_code == 422, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    return {e["pointer"]: e["detail"] for e in response.json["errors"]}
 
 
 def _count(db, model) -> int:

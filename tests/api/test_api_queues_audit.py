@@ -7,15 +7,11 @@ from sqlalchemy import func, select
 
 from app.audit.models import AuditEvent
 from app.queues.models import Queue
+from tests.api.problems import field_errors as _pointers
 from tests.api.test_api_mailboxes import GOOD, INBOUND_SECRET, OUTBOUND_SECRET
 
 PROBLEM = "application/problem+json"
 
-
-def _pointers(response) -> dict[str, str]:
-    assert response.status_code == 422, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    return {e["pointer"]: e["detail"] for e in response.json["errors"]}
 
 
 @pytest.fixture

@@ -6,16 +6,12 @@ from sqlalchemy import func, select
 from app.audit.models import AuditEvent
 from app.queues.models import Queue
 from app.routing.models import RoutingRule
+from tests.api.problems import field_errors as _pointers
 
 PROBLEM = "application/problem+json"
 KEYS = {"id", "name", "position", "field", "pattern", "queue_id", "category", "priority", "stop", "active",
         "created_at"}
 
-
-def _pointers(response) -> dict[str, str]:
-    assert response.status_code == 422, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    return {e["pointer"]: e["detail"] for e in response.json["errors"]}
 
 
 @pytest.fixture

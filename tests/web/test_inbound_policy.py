@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from app.audit.models import AuditEvent
 from tenants.models import Role
+from tests.api.problems import field_errors as _pointers
 from tests.fixtures.inbox import make_mail
 
 MB = 1024 * 1024
@@ -138,11 +139,6 @@ def test_vip_senders_saved_in_the_portal_take_effect(client, db, inbox, login):
 
 # --- the same policy through the API: GET/PATCH /api/v1/tenant, nested under "inbound" -------------------------
 
-
-def _pointers(response) -> dict[str, str]:
-    assert response.status_code == 422, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    return {e["pointer"]: e["detail"] for e in response.json["errors"]}
 
 
 def test_api_round_trips_the_policy(client, db, create_tenant, api_token):
