@@ -6,6 +6,7 @@ listener additionally restricts every ORM SELECT to the current tenant, so a for
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING, Self
 
 from flask import abort
@@ -59,7 +60,10 @@ def _restrict_to_current_tenant(state: ORMExecuteState) -> None:
     tenant = get_current_tenant()
     if tenant is None:
         return
-    tenant_id = tenant.id
-    state.statement = state.statement.options(
-        with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
-    )
+    state.statement = state.statement.options(_tenant_criteria(tenant.id))
+
+
+@lru_cache(maxsize=1024)
+def _tenant_criteria(tenant_id: int):
+    """Built once per tenant: analysing the lambda on every query cost more than the query itself."""
+    return with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
