@@ -29,22 +29,25 @@ class ThreadMatch:
     evidence: str = ""  # the Message-ID, token or subject that matched (shown in the timeline)
 
 
-def _ticket_of_message_id(tenant: Tenant, message_id: str) -> Ticket | None:
-    return db.session.scalar(
-        select(Ticket).join(Message, Message.ticket_id == Ticket.id)
-        .where(Message.tenant_id == tenant.id, Message.message_id == message_id[:255])
-        .order_by(Message.id.desc()).limit(1))
+def _tickets_by_message_id(tenant: Tenant, message_ids: list[str]) -> dict[str, int]:
+    """Message-ID → ticket id of the newest message carrying it, for all candidates in one query."""
+    rows = db.session.execute(
+        select(Message.message_id, Message.ticket_id)
+        .where(Message.tenant_id == tenant.id, Message.message_id.in_(message_ids))
+        .order_by(Message.id)).all()
+    return {message_id: ticket_id for message_id, ticket_id in rows}  # later (newer) rows win
 
 
 def _by_headers(tenant: Tenant, parsed: Parsed) -> ThreadMatch | None:
-    if parsed.in_reply_to:
-        ticket = _ticket_of_message_id(tenant, parsed.in_reply_to)
-        if ticket is not None:
-            return ThreadMatch(ticket, ThreadReason.IN_REPLY_TO, parsed.in_reply_to)
-    for reference in reversed(parsed.references[-MAX_REFERENCES:]):
-        ticket = _ticket_of_message_id(tenant, reference)
-        if ticket is not None:
-            return ThreadMatch(ticket, ThreadReason.REFERENCES, reference)
+    candidates = [(ThreadReason.IN_REPLY_TO, parsed.in_reply_to)] if parsed.in_reply_to else []
+    candidates += [(ThreadReason.REFERENCES, ref) for ref in reversed(parsed.references[-MAX_REFERENCES:])]
+    if not candidates:
+        return None
+    found = _tickets_by_message_id(tenant, list({ref[:255] for _reason, ref in candidates}))
+    for reason, reference in candidates:
+        ticket_id = found.get(reference[:255])
+        if ticket_id is not None:
+            return ThreadMatch(db.session.get(Ticket, ticket_id), reason, reference)
     return None
 
 

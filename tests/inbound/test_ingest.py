@@ -186,3 +186,15 @@ def test_the_reconciler_re_enqueues_stored_receipts_and_gives_up_on_poison(db, i
     # tried at most once: batched again; its batch died twice: alone; out of attempts: quarantined; fresh: left
     assert sorted(job.args[0] for job in jobs) == [[receipts[0].id, receipts[1].id], [receipts[2].id]]
     assert receipts[3].status == "quarantined" and receipts[3].quarantine_reason == "processing_failed"
+
+
+def test_the_newest_known_reference_decides_and_in_reply_to_beats_references(db, inbox):
+    old = inbox.message_of(inbox.deliver(make_mail(subject="Old topic", message_id="<old@client.test>")))
+    new = inbox.message_of(inbox.deliver(make_mail(subject="New topic", sender="b@client.test",
+                                                   message_id="<new@client.test>")))
+    by_refs = inbox.message_of(inbox.deliver(make_mail(subject="x", sender="c@client.test", headers={
+        "References": "<old@client.test> <new@client.test> <unknown@client.test>"})))
+    assert by_refs.ticket_id == new.ticket_id and by_refs.thread_reason == "references"
+    by_reply = inbox.message_of(inbox.deliver(make_mail(subject="y", sender="c@client.test", headers={
+        "In-Reply-To": "<old@client.test>", "References": "<new@client.test>"})))
+    assert by_reply.ticket_id == old.ticket_id and by_reply.thread_reason == "in_reply_to"
