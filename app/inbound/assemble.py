@@ -22,7 +22,7 @@ from tenants.models import Tenant
 def build_message(tenant: Tenant, mailbox: Mailbox, receipt: Receipt, parsed: Parsed, screening: Screening,
                   store: BlobStore, *, dedupe_key: str, may_open: bool) -> Message | None:
     """The new message (flushed), or ``None`` when it would open a ticket its sender may not open."""
-    sender, sender_name = parsed.from_[1].lower(), parsed.from_[0]
+    sender, sender_name = parsed.from_[1].lower()[:254], parsed.from_[0]
     known = db.session.scalar(select(Contact).where(Contact.tenant_id == tenant.id, Contact.email == sender))
     match = _bounce_match(tenant, screening) or find_thread(tenant, parsed, known,
                                                             trust_sender=not screening.dmarc_failed)
@@ -65,7 +65,7 @@ def _ticket_for(tenant: Tenant, mailbox: Mailbox, parsed: Parsed, requester: Con
         route = route_new_ticket(tenant, mailbox, parsed, requester)
         linked = open_ticket(tenant, subject=subject, normalized_subject=normalized, requester=requester,
                              mailbox_id=mailbox.id, linked_ticket_id=ticket.id, **_routed(route))
-        return linked, ThreadReason.LINKED, None
+        return linked, ThreadReason.LINKED, route
     if ticket is not None:
         return ticket, match.reason, None
     route = route_new_ticket(tenant, mailbox, parsed, requester)
@@ -136,8 +136,8 @@ def _log_decisions(ticket: Ticket, message: Message, match: ThreadMatch, route, 
 
 def _note_bounce(tenant: Tenant, screening: Screening) -> None:
     """Permanent failures mark the address as bouncing, so nothing automatic is sent to it again."""
-    failed = {r.address.lower() for r in screening.bounce.recipients
-              if r.action == "failed" and r.status.startswith("5") and r.address}
+    failed = {r.address.lower() for r in screening.bounce.recipients  # no Status line: a failure is permanent
+              if r.action == "failed" and (r.status or "5").startswith("5") and r.address}
     if failed:  # only contacts we know; creating rows here, after the ticket-number lock, could deadlock
         db.session.execute(update(Contact).where(Contact.tenant_id == tenant.id, Contact.email.in_(failed))
                            .values(bouncing=True).execution_options(synchronize_session="fetch"))

@@ -15,7 +15,7 @@ from collections import Counter
 
 from flask import current_app
 from sqlalchemy import select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from app.extensions import db
 from app.inbound.assemble import build_message
@@ -68,6 +68,9 @@ def ingest_one(receipt_id: int, *, accept: bool = False) -> str:
     except IntegrityError:
         db.session.rollback()
         return _lost_race(receipt_id)
+    except DataError as error:  # a value of this mail the database refuses: the mail's problem, not the database's
+        db.session.rollback()
+        return quarantine(receipt_id, "processing_error", f"{type(error.orig).__name__}: {error.orig}"[:500])
     except DBAPIError:
         db.session.rollback()
         raise  # the database is unwell, not the mail: fail the job, the reconciler brings the receipt back
@@ -108,8 +111,10 @@ def _lost_race(receipt_id: int) -> str:
     if receipt.status != ReceiptStatus.STORED or not _claim(receipt_id):
         db.session.rollback()
         return "skipped"
-    raw = store_for_region(get_region(db.session.get(Tenant, receipt.tenant_id).region)).get(receipt.sha256)
-    existing = _existing_message(receipt.tenant_id, dedupe_key(parse_message(raw).message_id, receipt.sha256))
+    tenant = db.session.get(Tenant, receipt.tenant_id)
+    raw = store_for_region(get_region(tenant.region)).get(receipt.sha256)
+    parsed = parse_message(raw, limits=parse_limits(tenant))
+    existing = _existing_message(receipt.tenant_id, dedupe_key(parsed.message_id, receipt.sha256))
     if existing is None:
         raise RuntimeError("unique constraint hit without an existing message")  # the job fails; reconciler retries
     _mark_duplicate(receipt, existing)

@@ -37,13 +37,16 @@ def replay(tenant: Tenant, receipt_ids: list[int], *, accept: bool = False) -> l
         receipt.status = ReceiptStatus.STORED
         receipt.quarantine_reason = receipt.quarantine_detail = receipt.processed_at = None
         receipt.attempts = 0
+        receipt.received_at = utcnow()  # the reconciler's grace starts again: the replay job goes first
     db.session.commit()
     ids = [r.id for r in receipts]
-    if ids:
-        from tenants.queues import enqueue
+    from tenants.queues import enqueue
 
-        enqueue(tenant, INGEST_JOB, ids, accept=accept, kind="ingest", meta={"kind": "replay", "receipts": len(ids)},
-                job_timeout=600)
+    size = current_app.config["INGEST_BATCH"]
+    for start in range(0, len(ids), size):
+        batch = ids[start:start + size]
+        enqueue(tenant, INGEST_JOB, batch, accept=accept, kind="ingest",
+                meta={"kind": "replay", "receipts": len(batch)}, job_timeout=600)
     return ids
 
 

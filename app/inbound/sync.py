@@ -205,5 +205,5 @@ def _fetch_and_store(client: IMAPClient, mailbox: Mailbox, folder: str, uidvalid
         db.session.commit()  # receipts and cursor together: durable before the server is touched
         hand_to_ingest(mailbox, chunk_ids)
         queued += chunk_ids
-        if act and mailbox.after_fetch != AfterFetch.KEEP:
-            _after_fetch(client, mailbox, chunk)
+        if act and mailbox.after_fetch != AfterFetch.KEEP and raws:
+            _after_fetch(client, mailbox, [uid for uid, _raw in raws])  # only what has a receipt now

@@ -95,7 +95,36 @@ def parse_message(raw: bytes, *, limits: Limits = Limits()) -> Parsed:  # noqa: 
         detail = f"{type(exc).__name__}: {exc}"[:500]
         return Parsed(ok=False, quarantine_reason="parser_error", quarantine_detail=detail)
     parsed.defects = list(dict.fromkeys(parsed.defects))
+    _storable(parsed)
     return parsed
+
+
+def _clean(text: str) -> str:
+    """Databases refuse NUL characters (PostgreSQL) and lone surrogates (any UTF-8 encoder): drop or replace them."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _storable(parsed: Parsed) -> None:
+    for name in ("message_id", "in_reply_to", "subject", "text", "html_sanitized"):
+        value = getattr(parsed, name)
+        if value:
+            setattr(parsed, name, _clean(value))
+    parsed.references = [_clean(ref) for ref in parsed.references]
+    parsed.from_ = (_clean(parsed.from_[0]), _clean(parsed.from_[1]))
+    for field_name in ("to", "cc", "reply_to"):
+        setattr(parsed, field_name, [(_clean(n), _clean(a)) for n, a in getattr(parsed, field_name)])
+    parsed.headers = [(_clean(n), _clean(v)) for n, v in parsed.headers]
+    parsed.loop_headers = {k: [_clean(v) for v in vs] for k, vs in parsed.loop_headers.items()}
+    for attachment in parsed.attachments:
+        attachment.filename = _clean(attachment.filename)
+        if attachment.content_id:
+            attachment.content_id = _clean(attachment.content_id)
 
 
 def _read_headers(msg: Message, parsed: Parsed, limits: Limits) -> None:

@@ -154,6 +154,11 @@ def parse_date(value: str | None, defects: list[str]) -> datetime | None:
     if date.tzinfo is None:
         defects.append("Date without time zone, assumed UTC")
         date = date.replace(tzinfo=UTC)
+    try:
+        date.astimezone(UTC)  # "31 Dec 9999 23:59 -1200" parses but cannot be stored in UTC
+    except OverflowError:
+        defects.append("Date out of range")
+        return None
     return date
 
 

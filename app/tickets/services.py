@@ -30,7 +30,7 @@ def next_ticket_number(tenant: Tenant) -> int:
 
 def contact_for(tenant: Tenant, email: str, name: str = "") -> Contact | None:
     """The requester with this address, created on first contact (race-safe: the address is unique per tenant)."""
-    email = email.strip().lower()
+    email = email.strip().lower()[:254]  # looked up as it is stored
     if not email:
         return None
     query = select(Contact).where(Contact.tenant_id == tenant.id, Contact.email == email)

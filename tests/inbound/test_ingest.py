@@ -198,3 +198,23 @@ def test_the_newest_known_reference_decides_and_in_reply_to_beats_references(db,
     by_reply = inbox.message_of(inbox.deliver(make_mail(subject="y", sender="c@client.test", headers={
         "In-Reply-To": "<old@client.test>", "References": "<new@client.test>"})))
     assert by_reply.ticket_id == old.ticket_id and by_reply.thread_reason == "in_reply_to"
+
+
+def test_values_a_database_refuses_are_cleaned_not_fatal(db, inbox):
+    raw = (b"From: =?utf-8?q?A=00nn?= <ann@client.test>\r\nTo: support@acme.test\r\n"
+           b"Subject: =?utf-8?q?nul=00here?= =?utf-7?q?+2AA-?=\r\nMessage-ID: <nul@client.test>\r\n"
+           b"Date: Fri, 31 Dec 9999 23:59:59 -1200\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nbody\x00text\r\n")
+    receipt = inbox.deliver(raw)
+    assert receipt.status == "ingested", receipt.quarantine_detail
+    message = inbox.message_of(receipt)
+    assert "\x00" not in message.subject + message.text + message.from_name and message.subject.startswith("nulhere")
+    assert message.sent_at is None and "Date out of range" in message.defects
+
+
+def test_a_linked_ticket_is_routed_and_its_routing_logged(db, inbox):
+    ticket = inbox.message_of(inbox.deliver(make_mail(message_id="<l1@client.test>"))).ticket
+    ticket.status = TicketStatus.CLOSED
+    inbox.tenant.reopen_policy = "new_linked"
+    db.session.commit()
+    linked = inbox.message_of(inbox.deliver(make_mail(subject="Re: x", headers={"In-Reply-To": "<l1@client.test>"})))
+    assert linked.ticket.queue_id == inbox.queue.id and _events(db, linked.ticket, "routed")

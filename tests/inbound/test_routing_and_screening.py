@@ -189,7 +189,7 @@ def test_a_bounce_joins_the_ticket_of_the_mail_it_reports_on_and_marks_the_addre
         b'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
         b"--B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n"
         b"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.client.test\r\n\r\n"
-        b"Final-Recipient: rfc822; gone@client.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        b"Final-Recipient: rfc822; gone@client.test\r\nAction: failed\r\n"  # no Status line: still permanent
         b"Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n"
         b"--B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <orig-1@client.test>\r\nSubject: Printer jam\r\n"
         b"--B--\r\n")
