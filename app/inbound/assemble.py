@@ -155,6 +155,8 @@ def _acknowledgement(tenant: Tenant, ticket: Ticket, message: Message, requester
         reason = "no_sender"
     elif requester.bouncing:
         reason = "sender_bouncing"
+    elif message.sender_flagged:
+        reason = "sender_unverified"  # DMARC failed: the address may be forged, and we would mail a bystander
     elif over_sender_rate(tenant, requester.email):
         reason = "sender_rate_limited"
     message.acknowledge = reason is None

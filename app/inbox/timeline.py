@@ -86,6 +86,7 @@ def _acknowledgement(d: dict, _c: Context) -> str:
         "no_sender": _("the mail has no sender address"),
         "sender_bouncing": _("mail to the sender bounces"),
         "sender_rate_limited": _("the sender sent too much mail in the last hour"),
+        "sender_unverified": _("the sender could not be verified (DMARC failed)"),
     }
     return _("No acknowledgement is sent: %(reason)s.", reason=reasons.get(why, why or ""))
 
