@@ -1,75 +1,85 @@
 """Putting a screened mail on its ticket: thread, apply the closed-ticket policy, route new tickets, store the
-message and its attachments, and write every decision to the ticket's timeline."""
+message and its attachments, and write every decision to the ticket's timeline.
+
+Nothing here queries per message: a ``Batch`` carries what the batch's mail can thread onto, its requesters, the
+sender counts and the tenant's ticket numbers, all read up front. Objects are added to the session unflushed; the
+caller writes the whole batch in one flush.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from app.extensions import db
-from app.inbound.blobs import BlobStore
+from app.inbound.batch import Batch, NewMessage
 from app.inbound.models import Receipt
-from app.inbound.screening import Screening, over_sender_rate, withheld_reason
+from app.inbound.screening import Screening, withheld_reason
 from app.mail.parse import Parsed
 from app.mail.threading_keys import normalize_subject, thread_index_root
 from app.mailboxes.models import Mailbox
 from app.routing.services import route_new_ticket
-from app.tickets.models import Contact, Direction, Message, MessageAttachment, ThreadReason, Ticket, TicketStatus
-from app.tickets.services import contact_for, log_event, open_ticket, reopen, touch
-from app.tickets.threading import ThreadMatch, find_thread
-from tenants.models import Tenant
+from app.tickets.models import Contact, Direction, ThreadReason, Ticket, TicketStatus
+from app.tickets.services import open_ticket, reopen, touch
+from app.tickets.threading import ThreadMatch
+from tenants.models import Tenant, utcnow
 
 
-def build_message(tenant: Tenant, mailbox: Mailbox, receipt: Receipt, parsed: Parsed, screening: Screening,
-                  store: BlobStore, *, dedupe_key: str, may_open: bool) -> Message | None:
-    """The new message (flushed), or ``None`` when it would open a ticket its sender may not open."""
+def build_message(batch: Batch, mailbox: Mailbox, receipt: Receipt, parsed: Parsed, screening: Screening, *,
+                  dedupe_key: str, may_open: bool) -> NewMessage | None:
+    """The new message (part of ``batch``), or ``None`` when it would open a ticket its sender may not open."""
+    tenant = batch.tenant
     sender, sender_name = parsed.from_[1].lower()[:254], parsed.from_[0]
-    known = db.session.scalar(select(Contact).where(Contact.tenant_id == tenant.id, Contact.email == sender))
-    match = _bounce_match(tenant, screening) or find_thread(tenant, parsed, known,
-                                                            trust_sender=not screening.dmarc_failed)
+    match = _bounce_match(batch, screening) or batch.lookups.find(parsed, sender or None,
+                                                                  trust_sender=not screening.dmarc_failed)
     if match.ticket is None and not may_open:
         return None
-    requester = known or contact_for(tenant, sender, sender_name)
+    requester = batch.contacts.get(sender, sender_name) if sender else None
     automatic = screening.automatic_reason
-    ticket, reason, route = _ticket_for(tenant, mailbox, parsed, requester, match, automatic is not None)
-    message = _new_message(tenant, mailbox, receipt, parsed, screening, ticket, reason, dedupe_key)
-    _store_attachments(tenant, message, parsed, store)
-    _log_decisions(ticket, message, match, route, screening)
+    ticket, reason, route = _ticket_for(batch, mailbox, parsed, requester, match, automatic is not None)
+    message = _new_message(batch, mailbox, receipt, parsed, screening, ticket, reason, dedupe_key)
+    _store_attachments(batch, message, parsed)
+    _log_decisions(batch, ticket, message, match, route, screening)
     if match.ticket is ticket and ticket.status != TicketStatus.OPEN and not message.automatic:
-        reopen(ticket, message, why="customer_replied")  # closed ones only when the tenant's policy says reopen
+        # A closed one only when the tenant's policy says reopen (else it got a linked ticket above).
+        reopen(ticket, message, why="customer_replied", log=batch.log)
     if screening.bounce is not None:
         _note_bounce(tenant, screening)
-    _acknowledgement(tenant, ticket, message, requester, new_ticket=reason in (ThreadReason.NEW, ThreadReason.LINKED))
+    _acknowledgement(batch, ticket, message, requester, new_ticket=reason in (ThreadReason.NEW, ThreadReason.LINKED))
     if screening.dmarc_failed:
         ticket.sender_flagged = True
     touch(ticket)
+    batch.lookups.register(message, ticket, requester.email if requester else None,
+                           new_ticket=reason in (ThreadReason.NEW, ThreadReason.LINKED))
     return message
 
 
-def _bounce_match(tenant: Tenant, screening: Screening) -> ThreadMatch | None:
+def bounce_original(screening: Screening) -> str | None:
+    """The Message-ID a bounce reports on, as stored."""
     bounce = screening.bounce
-    if bounce is None or not bounce.original_message_id:
-        return None
-    original = db.session.scalar(select(Message).where(Message.tenant_id == tenant.id,
-                                                       Message.message_id == bounce.original_message_id[:255]))
+    return bounce.original_message_id[:255] if bounce is not None and bounce.original_message_id else None
+
+
+def _bounce_match(batch: Batch, screening: Screening) -> ThreadMatch | None:
+    original = batch.lookups.by_message_id.get(bounce_original(screening) or "")
     if original is None:
         return None
-    return ThreadMatch(original.ticket, ThreadReason.BOUNCE, bounce.original_message_id)
+    return ThreadMatch(original[1], ThreadReason.BOUNCE, screening.bounce.original_message_id)
 
 
-def _ticket_for(tenant: Tenant, mailbox: Mailbox, parsed: Parsed, requester: Contact | None, match: ThreadMatch,
+def _ticket_for(batch: Batch, mailbox: Mailbox, parsed: Parsed, requester: Contact | None, match: ThreadMatch,
                 automatic: bool):
-    ticket = match.ticket
+    tenant, ticket = batch.tenant, match.ticket
     subject, normalized = parsed.subject, normalize_subject(parsed.subject)
     if ticket is not None and ticket.status == TicketStatus.CLOSED and not automatic \
             and tenant.reopen_policy == "new_linked":
         route = route_new_ticket(tenant, mailbox, parsed, requester)
-        linked = open_ticket(tenant, subject=subject, normalized_subject=normalized, requester=requester,
+        linked = open_ticket(tenant, batch.numbers, subject=subject, normalized_subject=normalized, requester=requester,
                              mailbox_id=mailbox.id, linked_ticket_id=ticket.id, **_routed(route))
         return linked, ThreadReason.LINKED, route
     if ticket is not None:
         return ticket, match.reason, None
     route = route_new_ticket(tenant, mailbox, parsed, requester)
-    ticket = open_ticket(tenant, subject=subject, normalized_subject=normalized, requester=requester,
+    ticket = open_ticket(tenant, batch.numbers, subject=subject, normalized_subject=normalized, requester=requester,
                          mailbox_id=mailbox.id, **_routed(route))
     return ticket, ThreadReason.NEW, route
 
@@ -79,11 +89,11 @@ def _routed(route) -> dict:
     return {"queue_id": route.queue_id, "category": route.category, "priority": route.priority}
 
 
-def _new_message(tenant: Tenant, mailbox: Mailbox, receipt: Receipt, parsed: Parsed, screening: Screening,
-                 ticket: Ticket, reason: ThreadReason, dedupe_key: str) -> Message:
+def _new_message(batch: Batch, mailbox: Mailbox, receipt: Receipt, parsed: Parsed, screening: Screening,
+                 ticket: Ticket, reason: ThreadReason, dedupe_key: str) -> NewMessage:
     thread_index = parsed.loop_headers.get("Thread-Index")
-    message = Message(
-        tenant_id=tenant.id, ticket_id=ticket.id, mailbox_id=mailbox.id, direction=Direction.INBOUND,
+    message = NewMessage(ticket=ticket, row=dict(
+        tenant_id=batch.tenant.id, mailbox_id=mailbox.id, direction=Direction.INBOUND,
         dedupe_key=dedupe_key, message_id=(parsed.message_id or None) and parsed.message_id[:255],
         in_reply_to=(parsed.in_reply_to or None) and parsed.in_reply_to[:255], references=parsed.references[-50:],
         thread_index_root=thread_index_root(thread_index[0] if thread_index else None),
@@ -93,29 +103,33 @@ def _new_message(tenant: Tenant, mailbox: Mailbox, receipt: Receipt, parsed: Par
         sent_at=parsed.date, thread_reason=reason, automatic=screening.automatic_reason is not None,
         automatic_reason=screening.automatic_reason, authenticity=screening.authenticity,
         sender_flagged=screening.dmarc_failed, raw_sha256=receipt.sha256, size=receipt.size,
-        defects=parsed.defects[:50], attachments=[])  # an empty list, not a lazy load after the flush
-    if reason == ThreadReason.BOUNCE and screening.bounce is not None:
-        original = db.session.scalar(select(Message.id).where(
-            Message.tenant_id == tenant.id, Message.message_id == screening.bounce.original_message_id[:255]))
-        message.bounce_of_id = original
-    db.session.add(message)
-    db.session.flush()  # the unique dedupe key is checked here, before anything else is written
+        defects=parsed.defects[:50], acknowledge=False, bounce_of_id=None, author_id=None, created_at=utcnow()))
+    if reason == ThreadReason.BOUNCE:
+        original = batch.lookups.by_message_id[bounce_original(screening)][0]
+        if isinstance(original, NewMessage):
+            message.bounce_of = original
+        else:
+            message.row["bounce_of_id"] = original
+    batch.messages.append(message)
+    batch.rates.add(message.row["from_address"])
     return message
 
 
-def _store_attachments(tenant: Tenant, message: Message, parsed: Parsed, store: BlobStore) -> None:
+def _store_attachments(batch: Batch, message: NewMessage, parsed: Parsed) -> None:
     for attachment in parsed.attachments:
-        reason = withheld_reason(tenant, attachment)
+        reason = withheld_reason(batch.tenant, attachment)
         if reason is None:
-            store.put(attachment.payload)
-        message.attachments.append(MessageAttachment(
-            tenant_id=tenant.id, filename=attachment.filename, content_type=attachment.content_type[:127],
+            batch.blobs.append(attachment.payload)
+        message.attachments.append(dict(
+            tenant_id=batch.tenant.id, filename=attachment.filename, content_type=attachment.content_type[:127],
             size=attachment.size, sha256=attachment.sha256, disposition=attachment.disposition,
             content_id=(attachment.content_id or None) and attachment.content_id[:255],
             is_calendar=attachment.is_calendar, withheld_reason=reason))
 
 
-def _log_decisions(ticket: Ticket, message: Message, match: ThreadMatch, route, screening: Screening) -> None:
+def _log_decisions(batch: Batch, ticket: Ticket, message: NewMessage, match: ThreadMatch, route,
+                   screening: Screening) -> None:
+    log_event = batch.log
     log_event(ticket, "threaded", {"reason": message.thread_reason.value, "evidence": match.evidence[:255]},
               message=message)
     if message.thread_reason == ThreadReason.LINKED and match.ticket is not None:
@@ -129,7 +143,7 @@ def _log_decisions(ticket: Ticket, message: Message, match: ThreadMatch, route, 
     if screening.bounce is not None:
         log_event(ticket, "bounce", {"kind": screening.bounce.kind, "recipients": [
             [r.address, r.action, r.status] for r in screening.bounce.recipients[:20]]}, message=message)
-    withheld = [[a.filename, a.withheld_reason] for a in message.attachments if a.withheld_reason]
+    withheld = [[a["filename"], a["withheld_reason"]] for a in message.attachments if a["withheld_reason"]]
     if withheld:
         log_event(ticket, "attachment_withheld", {"attachments": withheld}, message=message)
 
@@ -143,7 +157,7 @@ def _note_bounce(tenant: Tenant, screening: Screening) -> None:
                            .values(bouncing=True).execution_options(synchronize_session="fetch"))
 
 
-def _acknowledgement(tenant: Tenant, ticket: Ticket, message: Message, requester: Contact | None, *,
+def _acknowledgement(batch: Batch, ticket: Ticket, message: NewMessage, requester: Contact | None, *,
                      new_ticket: bool) -> None:
     """Decide whether the outbox owes the sender an acknowledgement; automatic mail never gets one."""
     if not new_ticket:
@@ -157,7 +171,7 @@ def _acknowledgement(tenant: Tenant, ticket: Ticket, message: Message, requester
         reason = "sender_bouncing"
     elif message.sender_flagged:
         reason = "sender_unverified"  # DMARC failed: the address may be forged, and we would mail a bystander
-    elif over_sender_rate(tenant, requester.email):
+    elif batch.rates.over(requester.email):
         reason = "sender_rate_limited"
-    message.acknowledge = reason is None
-    log_event(ticket, "acknowledgement", {"due": reason is None, "suppressed": reason}, message=message)
+    message.row["acknowledge"] = reason is None
+    batch.log(ticket, "acknowledgement", {"due": reason is None, "suppressed": reason}, message=message)

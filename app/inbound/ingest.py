@@ -1,33 +1,41 @@
-"""From a stored receipt to a ticket message, in one transaction per message.
+"""From stored receipts to ticket messages: a batch in one transaction, one message at a time when that fails.
 
 A receipt is ``stored`` until this commits; then it is ``ingested`` (pointing at its message), ``duplicate`` (the
 same mail is already a message of this tenant: same Message-ID from another mailbox, or the same bytes) or
-``quarantined`` with a reason. A worker killed half-way leaves the receipt ``stored`` and the reconciler re-runs it;
-the ``(tenant, dedupe_key)`` unique constraint turns a race between two workers into one message.
+``quarantined`` with a reason. A worker killed half-way leaves the receipts ``stored`` and the reconciler re-runs
+them; the ``(tenant, dedupe_key)`` unique constraint turns a race between two workers into one message.
 
-One transaction per message also keeps a tenant's ingest parallel: two workers' messages never hold each other's
-locks for longer than one message. A batch routes against one snapshot of the tenant's aliases and rules.
+A batch is parsed and screened first, with no lock held (that is most of the work, and two workers do it in
+parallel). Then the tenant's ticket counter is locked (``TicketNumbers``), so writers of one tenant take turns: each
+reads what it can thread onto, the requesters and the sender counts in a few queries, builds the messages in memory,
+and writes them in one flush. Anything unexpected (a value the database refuses, a race on a Message-ID, a bug on
+odd mail) rolls the batch back and runs its receipts one by one, where each failure is that receipt's alone.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from app.extensions import db
-from app.inbound.assemble import build_message
+from app.inbound.assemble import bounce_original, build_message
+from app.inbound.batch import Batch, NewMessage
 from app.inbound.blobs import store_for_region
 from app.inbound.models import Receipt, ReceiptStatus
-from app.inbound.screening import parse_limits, screen, sender_may_open_tickets
-from app.mail.parse import parse_message
-from app.mailboxes.models import Mailbox
+from app.inbound.screening import Screening, SenderRates, parse_limits, screen, sender_may_open_tickets
+from app.mail.parse import Parsed, parse_message
 from app.routing.services import routing_snapshot
 from app.tickets.models import Message
+from app.tickets.services import Contacts, TicketNumbers
+from app.tickets.threading import ThreadLookups
 from tenants.models import Tenant, utcnow
 from tenants.regions import get_region
+
+MAX_BATCH_BYTES = 32 * 2**20  # raw mail parsed and held in memory at once (a batch may hold 20 MB attachments)
 
 
 class Quarantined(Exception):
@@ -36,36 +44,68 @@ class Quarantined(Exception):
         self.reason, self.detail = reason, detail
 
 
-def ingest_receipts(receipt_ids: list[int]) -> dict[str, int]:
-    """Ingest a batch; each message commits on its own so one bad mail never holds back the rest."""
+class LostClaim(Exception):
+    """Another worker decided one of the batch's receipts while this one worked on it."""
+
+
+@dataclass
+class Prepared:
+    """A receipt parsed and screened, before any lock is taken."""
+
+    receipt: Receipt
+    parsed: Parsed | None = None
+    screening: Screening | None = None
+    key: str = ""
+    may_open: bool = True
+    held: Quarantined | None = None
+
+
+def ingest_receipts(receipt_ids: list[int], *, accept: bool = False) -> dict[str, int]:
+    """Ingest a batch (in groups that fit in memory); returns how many receipts ended how."""
     if not receipt_ids:
         return {}
     # Counted and committed first: a receipt whose every attempt kills the worker is found by its count.
     db.session.execute(update(Receipt).where(Receipt.id.in_(receipt_ids), Receipt.status == ReceiptStatus.STORED)
                        .values(attempts=Receipt.attempts + 1).execution_options(synchronize_session=False))
     db.session.commit()
+    outcomes: Counter[str] = Counter()
     with routing_snapshot():
-        outcomes: Counter[str] = Counter(ingest_one(receipt_id) for receipt_id in receipt_ids)
+        for group in _groups(receipt_ids):
+            outcomes.update(_ingest_group(group, accept))
     return dict(outcomes)
+
+
+def _groups(receipt_ids: list[int]) -> list[list[int]]:
+    sizes = dict(db.session.execute(select(Receipt.id, Receipt.size).where(Receipt.id.in_(receipt_ids))).all())
+    groups: list[list[int]] = [[]]
+    held = 0
+    for receipt_id in sorted(receipt_ids):
+        size = sizes.get(receipt_id, 0)
+        if groups[-1] and held + size > MAX_BATCH_BYTES:
+            groups.append([])
+            held = 0
+        groups[-1].append(receipt_id)
+        held += size
+    return [group for group in groups if group]
+
+
+def _ingest_group(receipt_ids: list[int], accept: bool) -> Counter[str]:
+    if len(receipt_ids) == 1:
+        return Counter([ingest_one(receipt_ids[0], accept=accept)])
+    try:
+        return Counter(_ingest(receipt_ids, accept).values())
+    except Exception as error:  # every receipt gets its own chance (and its own failure) below
+        db.session.rollback()
+        current_app.logger.warning("batch ingest fell back to one at a time",
+                                   extra={"receipts": len(receipt_ids), "error": f"{type(error).__name__}: {error}"})
+        return Counter(ingest_one(receipt_id, accept=accept) for receipt_id in receipt_ids)
 
 
 def ingest_one(receipt_id: int, *, accept: bool = False) -> str:
     """``accept``: an admin released it from quarantine, so sender policies (DMARC, allowed domains) are waived."""
-    receipt = db.session.get(Receipt, receipt_id)
-    if receipt is None or receipt.status != ReceiptStatus.STORED:
-        return "skipped"
     try:
-        _commit_asynchronously()
-        outcome = _process(receipt, accept)
-        if not _claim(receipt_id):
-            db.session.rollback()
-            return "skipped"
-        db.session.commit()
-        return outcome
-    except Quarantined as held:
-        db.session.rollback()
-        return quarantine(receipt_id, held.reason, held.detail)
-    except IntegrityError:
+        return _ingest([receipt_id], accept)[receipt_id]
+    except (IntegrityError, LostClaim):
         db.session.rollback()
         return _lost_race(receipt_id)
     except DataError as error:  # a value of this mail the database refuses: the mail's problem, not the database's
@@ -80,6 +120,105 @@ def ingest_one(receipt_id: int, *, accept: bool = False) -> str:
         return quarantine(receipt_id, "processing_error", f"{type(error).__name__}: {error}"[:500])
 
 
+def _ingest(receipt_ids: list[int], accept: bool) -> dict[int, str]:
+    """One transaction for ``receipt_ids`` (all of one tenant); raises on anything that is not the mail's fault."""
+    outcomes = dict.fromkeys(receipt_ids, "skipped")
+    receipts = list(db.session.scalars(select(Receipt).where(
+        Receipt.id.in_(receipt_ids), Receipt.status == ReceiptStatus.STORED).order_by(Receipt.id)))
+    if not receipts:
+        db.session.rollback()
+        return outcomes
+    if len({receipt.tenant_id for receipt in receipts}) > 1:
+        raise ValueError("a batch of several tenants' receipts")
+    tenant = db.session.get(Tenant, receipts[0].tenant_id)
+    store = store_for_region(get_region(tenant.region))
+    prepared = [_prepare(tenant, receipt, store, accept) for receipt in receipts]
+    _commit_asynchronously()
+    batch = _read_batch(tenant, store, prepared)  # locks the tenant's ticket counter until the commit
+    messages = _decide(batch, prepared, outcomes)
+    batch.write()
+    if not _claim([p.receipt.id for p in prepared]):
+        raise LostClaim()
+    _record(prepared, messages, outcomes)
+    held = [(item.receipt.id, item.held.reason) for item in prepared if item.held is not None]
+    db.session.commit()
+    for receipt_id, reason in held:
+        current_app.logger.warning("message quarantined", extra={"receipt_id": receipt_id, "reason": reason})
+    return outcomes
+
+
+def _prepare(tenant: Tenant, receipt: Receipt, store, accept: bool) -> Prepared:
+    item = Prepared(receipt)
+    raw = store.get(receipt.sha256)
+    item.parsed = parse_message(raw, limits=parse_limits(tenant))
+    if not item.parsed.ok:
+        item.held = Quarantined(item.parsed.quarantine_reason or "parser_error", item.parsed.quarantine_detail or "")
+        return item
+    item.key = dedupe_key(item.parsed.message_id, receipt.sha256)
+    item.screening = screen(tenant, raw, item.parsed)
+    if item.screening.dmarc_failed and tenant.dmarc_policy == "quarantine" and not accept:
+        item.held = Quarantined("dmarc_failed", _auth_summary(item.screening.authenticity))
+    item.may_open = accept or sender_may_open_tickets(tenant, item.parsed.from_[1])
+    return item
+
+
+def _read_batch(tenant: Tenant, store, prepared: list[Prepared]) -> Batch:
+    numbers = TicketNumbers(tenant)  # first: what follows must see the commits of the writer before us
+    ready = [item for item in prepared if item.held is None]
+    names = {item.parsed.from_[1].lower()[:254]: item.parsed.from_[0] for item in reversed(ready)
+             if item.parsed.from_[1]}
+    contacts = Contacts(tenant)
+    contacts.load(names, create={item.parsed.from_[1].lower()[:254] for item in ready
+                                 if item.may_open and item.parsed.from_[1]})
+    originals = [original for item in ready if (original := bounce_original(item.screening))]
+    return Batch(tenant, store, numbers, ThreadLookups.prefetch(tenant, [item.parsed for item in ready], originals),
+                 contacts, SenderRates(tenant, set(names)))
+
+
+def _decide(batch: Batch, prepared: list[Prepared], outcomes: dict[int, str]) -> dict[int, NewMessage | int]:
+    """Each receipt's outcome; returns receipt id → the message it is (or duplicates) once flushed."""
+    known = _existing_messages(batch.tenant.id, [item.key for item in prepared if item.held is None])
+    messages: dict[int, NewMessage | int] = {}
+    by_key: dict[str, NewMessage | int] = dict(known)
+    with db.session.no_autoflush:
+        for item in prepared:
+            receipt_id = item.receipt.id
+            if item.held is not None:
+                outcomes[receipt_id] = "quarantined"
+            elif item.key in by_key:
+                messages[receipt_id], outcomes[receipt_id] = by_key[item.key], "duplicate"
+            else:
+                message = build_message(batch, batch.mailbox(item.receipt.mailbox_id), item.receipt,
+                                        item.parsed, item.screening, dedupe_key=item.key, may_open=item.may_open)
+                if message is None:
+                    item.held = Quarantined("sender_not_allowed", item.parsed.from_[1][:200])
+                    outcomes[receipt_id] = "quarantined"
+                else:
+                    messages[receipt_id] = by_key[item.key] = message
+                    outcomes[receipt_id] = "ingested"
+    return messages
+
+
+def _record(prepared: list[Prepared], messages: dict, outcomes: dict[int, str]) -> None:
+    """Every receipt's outcome, in one statement (after the messages were written, so they have their ids)."""
+    rows = []
+    for item in prepared:
+        outcome, message = outcomes[item.receipt.id], messages.get(item.receipt.id)
+        rows.append({
+            "r_id": item.receipt.id, "r_status": _STATUS[outcome],
+            "r_message": message if isinstance(message, int) or message is None else message.id,
+            "r_reason": item.held.reason[:40] if item.held else None,
+            "r_detail": (item.held.detail or "")[:500] if item.held else None})
+    table = Receipt.__table__
+    db.session.execute(update(table).where(table.c.id == bindparam("r_id")).values(
+        status=bindparam("r_status"), message_id=bindparam("r_message"), quarantine_reason=bindparam("r_reason"),
+        quarantine_detail=bindparam("r_detail"), processed_at=utcnow()), rows)
+
+
+_STATUS = {"ingested": ReceiptStatus.INGESTED, "duplicate": ReceiptStatus.DUPLICATE,
+           "quarantined": ReceiptStatus.QUARANTINED}
+
+
 def _commit_asynchronously() -> None:
     """PostgreSQL: do not wait for the WAL flush of this transaction.
 
@@ -92,7 +231,7 @@ def _commit_asynchronously() -> None:
 
 
 def quarantine(receipt_id: int, reason: str, detail: str | None) -> str:
-    if not _claim(receipt_id):
+    if not _claim([receipt_id]):
         db.session.rollback()
         return "skipped"
     receipt = db.session.get(Receipt, receipt_id)
@@ -108,7 +247,7 @@ def quarantine(receipt_id: int, reason: str, detail: str | None) -> str:
 def _lost_race(receipt_id: int) -> str:
     """Another worker committed the same mail a moment ago: this receipt is its duplicate."""
     receipt = db.session.get(Receipt, receipt_id)
-    if receipt.status != ReceiptStatus.STORED or not _claim(receipt_id):
+    if receipt.status != ReceiptStatus.STORED or not _claim([receipt_id]):
         db.session.rollback()
         return "skipped"
     tenant = db.session.get(Tenant, receipt.tenant_id)
@@ -122,14 +261,15 @@ def _lost_race(receipt_id: int) -> str:
     return "duplicate"
 
 
-def _claim(receipt_id: int) -> bool:
-    """Lock the receipt if it is still ``stored``, just before its outcome is committed. Two workers may run the same
-    receipt (the reconciler re-enqueues slow ones): the second finds it decided and must not overwrite that."""
-    with db.session.no_autoflush:  # the receipt's own pending status change must not satisfy the check
+def _claim(receipt_ids: list[int]) -> bool:
+    """Lock the receipts if they are all still ``stored``, just before their outcomes are committed. Two workers may
+    run the same receipt (the reconciler re-enqueues slow ones): the second finds it decided and must not overwrite
+    that."""
+    with db.session.no_autoflush:  # the receipts' own pending status changes must not satisfy the check
         claimed = db.session.execute(
-            update(Receipt).where(Receipt.id == receipt_id, Receipt.status == ReceiptStatus.STORED)
+            update(Receipt).where(Receipt.id.in_(receipt_ids), Receipt.status == ReceiptStatus.STORED)
             .values(attempts=Receipt.attempts).execution_options(synchronize_session=False))
-    return claimed.rowcount == 1
+    return claimed.rowcount == len(receipt_ids)
 
 
 def dedupe_key(message_id: str | None, sha256: str) -> str:
@@ -140,36 +280,18 @@ def _existing_message(tenant_id: int, key: str) -> Message | None:
     return db.session.scalar(select(Message).where(Message.tenant_id == tenant_id, Message.dedupe_key == key))
 
 
+def _existing_messages(tenant_id: int, keys: list[str]) -> dict[str, int]:
+    """dedupe key → message id, for the keys already taken."""
+    if not keys:
+        return {}
+    return dict(db.session.execute(select(Message.dedupe_key, Message.id).where(
+        Message.tenant_id == tenant_id, Message.dedupe_key.in_(keys))).all())
+
+
 def _mark_duplicate(receipt: Receipt, existing: Message) -> None:
     receipt.status = ReceiptStatus.DUPLICATE
     receipt.message_id = existing.id
     receipt.processed_at = utcnow()
-
-
-def _process(receipt: Receipt, accept: bool) -> str:
-    tenant = db.session.get(Tenant, receipt.tenant_id)
-    mailbox = db.session.get(Mailbox, receipt.mailbox_id)
-    store = store_for_region(get_region(tenant.region))
-    raw = store.get(receipt.sha256)
-    parsed = parse_message(raw, limits=parse_limits(tenant))
-    if not parsed.ok:
-        raise Quarantined(parsed.quarantine_reason or "parser_error", parsed.quarantine_detail or "")
-    key = dedupe_key(parsed.message_id, receipt.sha256)
-    existing = _existing_message(tenant.id, key)
-    if existing is not None:
-        _mark_duplicate(receipt, existing)
-        return "duplicate"
-    screening = screen(tenant, raw, parsed)
-    if screening.dmarc_failed and tenant.dmarc_policy == "quarantine" and not accept:
-        raise Quarantined("dmarc_failed", _auth_summary(screening.authenticity))
-    message = build_message(tenant, mailbox, receipt, parsed, screening, store, dedupe_key=key,
-                            may_open=accept or sender_may_open_tickets(tenant, parsed.from_[1]))
-    if message is None:
-        raise Quarantined("sender_not_allowed", parsed.from_[1][:200])
-    receipt.status = ReceiptStatus.INGESTED
-    receipt.message_id = message.id
-    receipt.processed_at = utcnow()
-    return "ingested"
 
 
 def _auth_summary(result: dict) -> str:

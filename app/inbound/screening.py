@@ -3,6 +3,7 @@ authenticity, whether the sender may open tickets, and which attachments are wit
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -58,15 +59,28 @@ def sender_may_open_tickets(tenant: Tenant, address: str) -> bool:
     return any(domain == d or domain.endswith("." + d) for d in allowed)
 
 
-def over_sender_rate(tenant: Tenant, address: str) -> bool:
-    """More inbound mail from this sender in the last hour than the tenant allows: stop acknowledging it."""
-    if not address or tenant.sender_rate_limit <= 0:
-        return False
-    since = utcnow() - timedelta(hours=1)
-    count = db.session.scalar(select(func.count(Message.id)).where(
-        Message.tenant_id == tenant.id, Message.from_address == address.lower(),
-        Message.direction == Direction.INBOUND, Message.created_at >= since))
-    return count > tenant.sender_rate_limit  # this mail is already counted
+class SenderRates:
+    """Inbound mail per sender in the last hour: read once for a batch, then counted on as the batch adds mail.
+
+    A sender over the tenant's limit stops getting acknowledgements (a human-looking loop or a flood)."""
+
+    def __init__(self, tenant: Tenant, senders: set[str]) -> None:
+        self.limit = tenant.sender_rate_limit
+        self.counts: Counter[str] = Counter()
+        if self.limit > 0 and senders:
+            since = utcnow() - timedelta(hours=1)
+            self.counts.update(dict(db.session.execute(
+                select(Message.from_address, func.count(Message.id)).where(
+                    Message.tenant_id == tenant.id, Message.from_address.in_(senders),
+                    Message.direction == Direction.INBOUND, Message.created_at >= since)
+                .group_by(Message.from_address)).all()))
+
+    def add(self, address: str) -> None:
+        self.counts[address.lower()] += 1
+
+    def over(self, address: str) -> bool:
+        """Whether ``address`` is over the limit, counting the mail just added."""
+        return bool(address) and self.limit > 0 and self.counts[address.lower()] > self.limit
 
 
 def withheld_reason(tenant: Tenant, attachment: Attachment) -> str | None:

@@ -176,3 +176,7 @@ class TicketEvent(TenantScoped, db.Model):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # Set as objects, so a batch's events can be written in the same flush as their (new) ticket and message.
+    ticket: Mapped[Ticket] = relationship()
+    message: Mapped[Message | None] = relationship()

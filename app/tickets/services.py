@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.extensions import db
+from app.extensions import db, insert_ignoring_conflicts
 from app.tickets.models import Contact, Message, Ticket, TicketEvent, TicketStatus
 from tenants.models import Tenant, utcnow
 
@@ -21,11 +21,24 @@ def ticket_prefix(tenant: Tenant) -> str:
     return (prefix or "T")[:12]
 
 
-def next_ticket_number(tenant: Tenant) -> int:
-    """A per-tenant sequence: the row lock of this UPDATE orders concurrent workers, and it is never reused."""
-    return db.session.execute(
-        update(Tenant).where(Tenant.id == tenant.id).values(ticket_seq=Tenant.ticket_seq + 1)
-        .returning(Tenant.ticket_seq).execution_options(synchronize_session=False)).scalar_one()
+class TicketNumbers:
+    """The tenant's next ticket numbers. Reading the counter with an UPDATE locks the tenant's row until commit, so
+    concurrent writers of one tenant take turns (ingestion relies on that) and a number is never reused."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+        self.first = self.last = db.session.execute(
+            update(Tenant).where(Tenant.id == tenant.id).values(ticket_seq=Tenant.ticket_seq)
+            .returning(Tenant.ticket_seq).execution_options(synchronize_session=False)).scalar_one()
+
+    def take(self) -> int:
+        self.last += 1
+        return self.last
+
+    def save(self) -> None:
+        if self.last != self.first:
+            db.session.execute(update(Tenant).where(Tenant.id == self.tenant.id).values(ticket_seq=self.last)
+                               .execution_options(synchronize_session=False))
 
 
 def contact_for(tenant: Tenant, email: str, name: str = "") -> Contact | None:
@@ -48,24 +61,56 @@ def contact_for(tenant: Tenant, email: str, name: str = "") -> Contact | None:
     return contact
 
 
-def open_ticket(tenant: Tenant, *, subject: str, normalized_subject: str, requester: Contact | None,
-                mailbox_id: int | None, linked_ticket_id: int | None = None, **fields) -> Ticket:
-    """A new ticket with the tenant's next number; ``fields``: more columns set at creation (queue, priority…)."""
-    number = next_ticket_number(tenant)
+class Contacts:
+    """A batch's requesters by address: read in one query, the missing ones created together (``load``)."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self.tenant = tenant
+        self.by_email: dict[str, Contact] = {}
+
+    def load(self, names: dict[str, str], *, create: set[str]) -> None:
+        """``names``: address (lower case) → display name; the addresses in ``create`` become contacts if new."""
+        if create:  # in sorted order: two writers that create the same contacts lock them in the same order
+            rows = [{"tenant_id": self.tenant.id, "email": email, "name": names.get(email, "")[:200], "vip": False,
+                     "bouncing": False, "created_at": utcnow()} for email in sorted(create)]
+            db.session.execute(insert_ignoring_conflicts(Contact.__table__, rows, ["tenant_id", "email"]))
+        if names:
+            self.by_email = {c.email: c for c in db.session.scalars(select(Contact).where(
+                Contact.tenant_id == self.tenant.id, Contact.email.in_(list(names))))}
+
+    def known(self, email: str) -> Contact | None:
+        return self.by_email.get(email)
+
+    def get(self, email: str, name: str = "") -> Contact | None:
+        """The contact for ``email``, created if need be; its name filled in when it had none."""
+        contact = self.by_email.get(email)
+        if contact is None:
+            contact = contact_for(self.tenant, email, name)
+            if contact is not None:
+                self.by_email[email] = contact
+        elif name and not contact.name:
+            contact.name = name[:200]
+        return contact
+
+
+def open_ticket(tenant: Tenant, numbers: TicketNumbers, *, subject: str, normalized_subject: str,
+                requester: Contact | None, mailbox_id: int | None, linked_ticket_id: int | None = None,
+                **fields) -> Ticket:
+    """A new ticket (added, not flushed) with the tenant's next number; ``fields``: more columns (queue, priority…)."""
+    number, now = numbers.take(), utcnow()
     ticket = Ticket(tenant_id=tenant.id, number=number, reference=f"{ticket_prefix(tenant)}-{number}",
-                    subject=subject[:998], normalized_subject=normalized_subject[:255],
-                    requester_id=requester.id if requester else None, mailbox_id=mailbox_id,
-                    linked_ticket_id=linked_ticket_id, **fields)
+                    subject=subject[:998], normalized_subject=normalized_subject[:255], requester=requester,
+                    mailbox_id=mailbox_id, linked_ticket_id=linked_ticket_id, status=TicketStatus.OPEN,
+                    created_at=now, updated_at=now, last_message_at=now, **fields)
     db.session.add(ticket)
-    db.session.flush()
     return ticket
 
 
 def log_event(ticket: Ticket, kind: str, detail: dict | None = None, *, message: Message | None = None,
               actor_id: int | None = None) -> TicketEvent:
     """One entry of the ticket's timeline; every automated decision is written here."""
-    event = TicketEvent(tenant_id=ticket.tenant_id, ticket_id=ticket.id, kind=kind, detail=detail or {},
-                        message_id=message.id if message is not None else None, actor_id=actor_id)
+    event = TicketEvent(tenant_id=ticket.tenant_id, ticket=ticket, kind=kind, detail=detail or {}, message=message,
+                        actor_id=actor_id)
     db.session.add(event)
     return event
 
@@ -76,8 +121,9 @@ def touch(ticket: Ticket, at: datetime | None = None) -> None:
     ticket.last_message_at = at
 
 
-def reopen(ticket: Ticket, message: Message, why: str) -> None:
+def reopen(ticket: Ticket, message, why: str, *, log=log_event) -> None:
+    """Open ``ticket`` again; ``log``: where the timeline entry goes (ingestion writes its batch's at once)."""
     previous = ticket.status
     ticket.status = TicketStatus.OPEN
     ticket.closed_at = None
-    log_event(ticket, "reopened", {"from": previous.value, "why": why}, message=message)
+    log(ticket, "reopened", {"from": previous.value, "why": why}, message=message)

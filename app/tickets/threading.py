@@ -4,12 +4,18 @@ Order (strongest evidence first): In-Reply-To, then References (newest first) ag
 stored or sent; a ticket token in the subject (``[#ACME-1042]``); Outlook's Thread-Index conversation; finally the
 same normalized subject from the same requester within the tenant's window. The last one trusts the sender's
 address, so mail that failed DMARC never threads by subject.
+
+Ingestion threads a whole batch of mail at once: ``ThreadLookups.prefetch`` reads everything the batch could match
+in a few queries, and every message the batch adds is registered, so a reply finds an original that arrived in the
+same batch. The answers are the ones a query per message would give: the newest match wins.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -29,67 +35,108 @@ class ThreadMatch:
     evidence: str = ""  # the Message-ID, token or subject that matched (shown in the timeline)
 
 
-def _tickets_by_message_id(tenant: Tenant, message_ids: list[str]) -> dict[str, int]:
-    """Message-ID → ticket id of the newest message carrying it, for all candidates in one query."""
-    rows = db.session.execute(
-        select(Message.message_id, Message.ticket_id)
-        .where(Message.tenant_id == tenant.id, Message.message_id.in_(message_ids))
-        .order_by(Message.id)).all()
-    return {message_id: ticket_id for message_id, ticket_id in rows}  # later (newer) rows win
-
-
-def _by_headers(tenant: Tenant, parsed: Parsed) -> ThreadMatch | None:
+def header_candidates(parsed: Parsed) -> list[tuple[ThreadReason, str]]:
+    """In-Reply-To first, then References newest first: the order in which they decide."""
     candidates = [(ThreadReason.IN_REPLY_TO, parsed.in_reply_to)] if parsed.in_reply_to else []
     candidates += [(ThreadReason.REFERENCES, ref) for ref in reversed(parsed.references[-MAX_REFERENCES:])]
-    if not candidates:
+    return [(reason, reference[:255]) for reason, reference in candidates]
+
+
+def thread_root(parsed: Parsed) -> str | None:
+    values = parsed.loop_headers.get("Thread-Index")
+    return thread_index_root(values[0] if values else None)
+
+
+@dataclass
+class ThreadLookups:
+    """What a batch of mail can thread onto: known Message-IDs, ticket references, Thread-Index roots and subjects."""
+
+    tenant: Tenant
+    since: datetime  # the subject window's start
+    by_message_id: dict[str, tuple[object, Ticket]] = field(default_factory=dict)  # → (message or its id, ticket)
+    by_reference: dict[str, Ticket] = field(default_factory=dict)
+    by_root: dict[str, Ticket] = field(default_factory=dict)
+    by_subject: dict[str, list[tuple[str, Ticket]]] = field(default_factory=lambda: defaultdict(list))
+
+    @classmethod
+    def prefetch(cls, tenant: Tenant, batch: Iterable[Parsed], extra_message_ids: Iterable[str] = ()) -> ThreadLookups:
+        """Everything ``batch`` could match, in one query per kind of evidence (plus one for the tickets)."""
+        batch = list(batch)
+        lookups = cls(tenant, utcnow() - timedelta(hours=tenant.subject_window_hours))
+        message_ids = {ref for parsed in batch for _reason, ref in header_candidates(parsed)} | set(extra_message_ids)
+        references = {ref.upper() for parsed in batch for ref in find_ticket_references(parsed.subject)}
+        roots = {root for parsed in batch if (root := thread_root(parsed))}
+        subjects = {key for parsed in batch if len(key := normalize_subject(parsed.subject)) >= 3}
+        senders = {parsed.from_[1].lower()[:254] for parsed in batch if parsed.from_[1]}
+        found_messages = _rows(select(Message.message_id, Message.id, Message.ticket_id).where(
+            Message.tenant_id == tenant.id, Message.message_id.in_(message_ids)).order_by(Message.id), message_ids)
+        found_roots = _rows(select(Message.thread_index_root, Message.ticket_id).where(
+            Message.tenant_id == tenant.id, Message.thread_index_root.in_(roots)).order_by(Message.id), roots)
+        ticket_ids = {ticket_id for _mid, _id, ticket_id in found_messages} | {t for _root, t in found_roots}
+        tickets = {t.id: t for t in db.session.scalars(select(Ticket).where(
+            Ticket.tenant_id == tenant.id, (Ticket.id.in_(ticket_ids)) | (Ticket.reference.in_(references))))} \
+            if ticket_ids or references else {}
+        for message_id, row_id, ticket_id in found_messages:  # ordered by id: the newest wins
+            lookups.by_message_id[message_id] = (row_id, tickets[ticket_id])
+        for root, ticket_id in found_roots:
+            lookups.by_root[root] = tickets[ticket_id]
+        lookups.by_reference = {t.reference: t for t in tickets.values() if t.reference in references}
+        if subjects and senders:
+            rows = db.session.execute(select(Ticket, Contact.email).join(Contact, Contact.id == Ticket.requester_id)
+                                      .where(Ticket.tenant_id == tenant.id, Ticket.normalized_subject.in_(subjects),
+                                             Contact.email.in_(senders), Ticket.last_message_at >= lookups.since,
+                                             Ticket.status != TicketStatus.CLOSED))
+            for ticket, email in rows:
+                ticket = tickets.setdefault(ticket.id, ticket)
+                lookups.by_subject[ticket.normalized_subject].append((email, ticket))
+        return lookups
+
+    def register(self, message, ticket: Ticket, requester_email: str | None, new_ticket: bool) -> None:
+        """``message`` (not yet flushed) joined ``ticket``: later mail of the batch may thread onto it."""
+        if message.message_id:
+            self.by_message_id[message.message_id] = (message, ticket)
+        if message.thread_index_root:
+            self.by_root[message.thread_index_root] = ticket
+        if new_ticket:
+            self.by_reference[ticket.reference] = ticket
+            if requester_email and len(ticket.normalized_subject) >= 3:
+                self.by_subject[ticket.normalized_subject].append((requester_email, ticket))
+
+    def find(self, parsed: Parsed, requester_email: str | None, *, trust_sender: bool) -> ThreadMatch:
+        """The ticket ``parsed`` continues (``ticket=None``: a new one), with the reason."""
+        match = self._by_headers(parsed) or self._by_token(parsed) or self._by_root(thread_root(parsed))
+        if match is None and trust_sender:
+            match = self._by_subject(requester_email, normalize_subject(parsed.subject))
+        return match or ThreadMatch(None, ThreadReason.NEW)
+
+    def _by_headers(self, parsed: Parsed) -> ThreadMatch | None:
+        for reason, reference in header_candidates(parsed):
+            if reference in self.by_message_id:
+                return ThreadMatch(self.by_message_id[reference][1], reason, reference)
         return None
-    found = _tickets_by_message_id(tenant, list({ref[:255] for _reason, ref in candidates}))
-    for reason, reference in candidates:
-        ticket_id = found.get(reference[:255])
-        if ticket_id is not None:
-            return ThreadMatch(db.session.get(Ticket, ticket_id), reason, reference)
-    return None
 
-
-def _by_token(tenant: Tenant, parsed: Parsed) -> ThreadMatch | None:
-    for reference in find_ticket_references(parsed.subject):
-        ticket = db.session.scalar(select(Ticket).where(Ticket.tenant_id == tenant.id,
-                                                        Ticket.reference == reference.upper()))
-        if ticket is not None:
-            return ThreadMatch(ticket, ThreadReason.SUBJECT_TOKEN, reference)
-    return None
-
-
-def _by_thread_index(tenant: Tenant, root: str | None) -> ThreadMatch | None:
-    if not root:
+    def _by_token(self, parsed: Parsed) -> ThreadMatch | None:
+        for reference in find_ticket_references(parsed.subject):
+            ticket = self.by_reference.get(reference.upper())
+            if ticket is not None:
+                return ThreadMatch(ticket, ThreadReason.SUBJECT_TOKEN, reference)
         return None
-    ticket = db.session.scalar(
-        select(Ticket).join(Message, Message.ticket_id == Ticket.id)
-        .where(Message.tenant_id == tenant.id, Message.thread_index_root == root)
-        .order_by(Message.id.desc()).limit(1))
-    return ThreadMatch(ticket, ThreadReason.THREAD_INDEX, root) if ticket is not None else None
+
+    def _by_root(self, root: str | None) -> ThreadMatch | None:
+        ticket = self.by_root.get(root) if root else None
+        return ThreadMatch(ticket, ThreadReason.THREAD_INDEX, root) if ticket is not None else None
+
+    def _by_subject(self, requester_email: str | None, normalized: str) -> ThreadMatch | None:
+        if not requester_email or len(normalized) < 3:  # "hi", "" or "re:" alone say nothing about a thread
+            return None
+        candidates = [ticket for email, ticket in self.by_subject.get(normalized, ())
+                      if email == requester_email and ticket.status != TicketStatus.CLOSED
+                      and ticket.last_message_at >= self.since]
+        if not candidates:
+            return None
+        newest = max(candidates, key=lambda ticket: ticket.last_message_at)
+        return ThreadMatch(newest, ThreadReason.SUBJECT, normalized)
 
 
-def _by_subject(tenant: Tenant, requester: Contact | None, normalized: str) -> ThreadMatch | None:
-    if requester is None or len(normalized) < 3:  # "hi", "" or "re:" alone say nothing about a thread
-        return None
-    since = utcnow() - timedelta(hours=tenant.subject_window_hours)
-    ticket = db.session.scalar(
-        select(Ticket).where(Ticket.tenant_id == tenant.id, Ticket.requester_id == requester.id,
-                             Ticket.normalized_subject == normalized, Ticket.last_message_at >= since,
-                             Ticket.status != TicketStatus.CLOSED)
-        .order_by(Ticket.last_message_at.desc()).limit(1))
-    return ThreadMatch(ticket, ThreadReason.SUBJECT, normalized) if ticket is not None else None
-
-
-def find_thread(tenant: Tenant, parsed: Parsed, requester: Contact | None, *, trust_sender: bool) -> ThreadMatch:
-    """The ticket ``parsed`` continues (``ticket=None``: a new one), with the reason."""
-    root = thread_index_root(_first(parsed.loop_headers.get("Thread-Index")))
-    match = _by_headers(tenant, parsed) or _by_token(tenant, parsed) or _by_thread_index(tenant, root)
-    if match is None and trust_sender:
-        match = _by_subject(tenant, requester, normalize_subject(parsed.subject))
-    return match or ThreadMatch(None, ThreadReason.NEW)
-
-
-def _first(values: list[str] | None) -> str | None:
-    return values[0] if values else None
+def _rows(statement, wanted: set) -> list:
+    return db.session.execute(statement).all() if wanted else []

@@ -147,17 +147,16 @@ def test_a_race_between_two_workers_ends_as_one_message_and_one_duplicate(db, in
 
     raw = make_mail(message_id="<race@client.test>")
     first = inbox.deliver(raw)
-    real = ingest._existing_message
-    looks: list[str] = []
+    looks: list[list[str]] = []
 
-    def blind_once(tenant_id, key):  # the first look happens before the other worker's commit is visible
-        looks.append(key)
-        return None if len(looks) == 1 else real(tenant_id, key)
+    def blind(tenant_id, keys):  # the look happens before the other worker's commit is visible
+        looks.append(list(keys))
+        return {}
 
-    monkeypatch.setattr(ingest, "_existing_message", blind_once)
+    monkeypatch.setattr(ingest, "_existing_messages", blind)
     second = inbox.deliver(raw.replace(b"Subject: Printer jam", b"Subject: Printer jam (copy)"))
     assert second.status == "duplicate" and second.message_id == first.message_id
-    assert looks == ["race@client.test", "race@client.test"]
+    assert looks == [["race@client.test"]]  # then the unique key refused the insert, and it became a duplicate
     assert db.session.scalar(select(func.count()).select_from(Message)) == 1
 
 
