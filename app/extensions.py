@@ -104,11 +104,3 @@ def value_enum(cls: type, length: int) -> Enum:
     """A Python enum stored as its values in a plain string column (no database enum type to migrate)."""
     return Enum(cls, native_enum=False, length=length, values_callable=lambda e: [m.value for m in e])
 
-
-def insert_ignoring_conflicts(table, rows: list[dict], index_elements: list[str]):
-    """``INSERT … ON CONFLICT (index_elements) DO NOTHING`` on PostgreSQL and SQLite alike (add ``.returning()``)."""
-    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    return insert(table).values(rows).on_conflict_do_nothing(index_elements=index_elements)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, update
 
+from app.bulk import insert_rows
 from app.extensions import db
 from app.inbound.blobs import BlobStore
 from app.inbound.screening import SenderRates
@@ -80,19 +81,20 @@ class Batch:
         self.store.put_many(self.blobs)  # attachments on disk before the rows that point at them
         db.session.flush()
         self._insert_messages()
+        insert_rows(MessageAttachment.__table__, [{**row, "message_id": message.id} for message in self.messages
+                                                  for row in message.attachments])
         now = utcnow()
-        _insert(MessageAttachment, [{**row, "message_id": message.id} for message in self.messages
-                                    for row in message.attachments])
-        _insert(TicketEvent, [{"tenant_id": self.tenant.id, "ticket_id": ticket.id, "kind": kind, "detail": detail,
-                               "message_id": message.id if message is not None else None, "actor_id": None,
-                               "created_at": now} for ticket, message, kind, detail in self.events])
+        insert_rows(TicketEvent.__table__, [
+            {"tenant_id": self.tenant.id, "ticket_id": ticket.id, "kind": kind, "detail": detail,
+             "message_id": message.id if message is not None else None, "actor_id": None, "created_at": now}
+            for ticket, message, kind, detail in self.events])
 
     def _insert_messages(self) -> None:
         if not self.messages:
             return
         rows = [{**message.row, "ticket_id": message.ticket.id} for message in self.messages]
         table = Message.__table__
-        ids = db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars()
+        ids = insert_rows(table, rows, returning_ids=True)
         for message, message_id in zip(self.messages, ids, strict=True):
             message.id = message_id
         bounces = [{"b_id": m.id, "b_of": m.bounce_of.id} for m in self.messages if m.bounce_of is not None]
@@ -100,7 +102,3 @@ class Batch:
             db.session.execute(update(table).where(table.c.id == bindparam("b_id"))
                                .values(bounce_of_id=bindparam("b_of")), bounces)
 
-
-def _insert(model, rows: list[dict]) -> None:
-    if rows:
-        db.session.execute(insert(model.__table__), rows)

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.extensions import db, insert_ignoring_conflicts
+from app.bulk import insert_ignoring_conflicts
+from app.extensions import db
 from app.tickets.models import Contact, Message, Ticket, TicketEvent, TicketStatus
 from tenants.models import Tenant, utcnow
 
@@ -70,13 +71,19 @@ class Contacts:
 
     def load(self, names: dict[str, str], *, create: set[str]) -> None:
         """``names``: address (lower case) → display name; the addresses in ``create`` become contacts if new."""
-        if create:  # in sorted order: two writers that create the same contacts lock them in the same order
+        self.by_email = self._read(list(names))
+        missing = sorted(create - set(self.by_email))  # sorted: two writers creating the same ones lock in one order
+        if missing:
             rows = [{"tenant_id": self.tenant.id, "email": email, "name": names.get(email, "")[:200], "vip": False,
-                     "bouncing": False, "created_at": utcnow()} for email in sorted(create)]
+                     "bouncing": False, "created_at": utcnow()} for email in missing]
             db.session.execute(insert_ignoring_conflicts(Contact.__table__, rows, ["tenant_id", "email"]))
-        if names:
-            self.by_email = {c.email: c for c in db.session.scalars(select(Contact).where(
-                Contact.tenant_id == self.tenant.id, Contact.email.in_(list(names))))}
+            self.by_email.update(self._read(missing))  # the ones inserted, and any another writer inserted first
+
+    def _read(self, emails: list[str]) -> dict[str, Contact]:
+        if not emails:
+            return {}
+        return {c.email: c for c in db.session.scalars(select(Contact).where(
+            Contact.tenant_id == self.tenant.id, Contact.email.in_(emails)))}
 
     def known(self, email: str) -> Contact | None:
         return self.by_email.get(email)
