@@ -28,6 +28,7 @@ _RESULTS = frozenset({"pass", "fail", "softfail", "neutral", "none", "temperror"
 _ALIASES = {"hardfail": "fail", "bestguesspass": "none"}
 _RESINFO = re.compile(r"([a-z0-9][a-z0-9_.-]*)\s*(?:/\s*\d+\s*)?=\s*([a-z0-9_-]+)", re.IGNORECASE)
 _AUTHSERV_ID = re.compile(r"([^\s=]+)(?:\s+\d+)?")
+_SPECIAL = re.compile(r'([;()"\\])')
 
 
 def read_authentication_results(values: list[str], trusted_authserv_ids: Iterable[str]) -> dict:
@@ -89,30 +90,37 @@ def _segments(value: str) -> list[str]:
     current: list[str] = []
     depth = 0
     quoted = escaped = False
-    for char in value:
-        if escaped:
+    # Odd pieces are single special characters, even ones the plain text between them, handled as a whole.
+    for index, piece in enumerate(_SPECIAL.split(value)):
+        if escaped and piece:
             escaped = False
             if depth == 0:
-                current.append(char)
-        elif char == "\\" and (quoted or depth):
+                current.append(piece[0])
+            piece = piece[1:]
+        if not piece:
+            continue
+        if index % 2 == 0:
+            if quoted or not depth:
+                current.append(piece)
+        elif piece == "\\" and (quoted or depth):
             escaped = True
         elif quoted:
-            current.append(char)
-            quoted = char != '"'
-        elif char == "(":
+            current.append(piece)
+            quoted = piece != '"'
+        elif piece == "(":
             depth += 1
         elif depth:
-            if char == ")":
+            if piece == ")":
                 depth -= 1
                 if not depth:
                     current.append(" ")
-        elif char == '"':
+        elif piece == '"':
             quoted = True
-            current.append(char)
-        elif char == ";":
+            current.append(piece)
+        elif piece == ";":
             segments.append("".join(current))
             current = []
         else:
-            current.append(char)
+            current.append(piece)
     segments.append("".join(current))
     return [" ".join(segment.split()) for segment in segments]

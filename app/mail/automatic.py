@@ -70,7 +70,9 @@ def _values(parsed: Parsed, name: str) -> list[str]:
 
 def _token(value: str) -> str:
     """First word of a structured header value, without RFC 5322 comments and parameters, lower-cased."""
-    value = _COMMENT.sub(" ", value).split(";", 1)[0]
+    if "(" in value:
+        value = _COMMENT.sub(" ", value)
+    value = value.split(";", 1)[0]
     words = value.split()
     return words[0].lower() if words else ""
 
@@ -87,13 +89,19 @@ def _own_message_id(parsed: Parsed, domains: set[str]) -> str | None:
 
 
 def _report(parsed: Parsed) -> str | None:
-    content_type = next((value for name, value in parsed.headers if name.strip().lower() == "content-type"), "")
-    if _token(content_type) == "multipart/report":
+    if _token(_content_type(parsed)) == "multipart/report":
         return "dsn"
     # A report nested in multipart/mixed (some gateways wrap bounces) still shows its headers part.
     if any(attachment.content_type in _REPORT_PARTS for attachment in parsed.attachments):
         return "dsn"
     return None
+
+
+def _content_type(parsed: Parsed) -> str:
+    for name, value in parsed.headers:
+        if len(name) >= 12 and name.strip().lower() == "content-type":  # the length test skips most names cheaply
+            return value
+    return ""
 
 
 def _mailer_daemon(parsed: Parsed) -> str | None:

@@ -28,11 +28,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email.message import Message
-from email.parser import BytesParser
-from email.policy import compat32
 
 from app.mail.parse import Parsed
 from app.mail.parse_decode import decode_bytes, header_str, msg_ids
+from app.mail.parse_feed import parse_bytes
 
 __all__ = ["Bounce", "BounceRecipient", "parse_bounce"]
 
@@ -70,6 +69,8 @@ _DAEMONS = frozenset({"mailer-daemon", "postmaster"})
 # "<nobody@example.org>: host ... said: 550 ..." at the start of a line (Postfix, qmail; an indented one is part of
 # a diagnostic), or an indented bare address on a line of its own (Exim).
 _ANGLED_RECIPIENT = re.compile(r"^<([^\s<>@]+@[^\s<>]+)>:?\s*(.*)$")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+_FOLD = re.compile(r"\n[ \t]+")
 _INDENTED_RECIPIENT = re.compile(r"^[ \t]+([^\s<>@:]+@[^\s<>:]+?)\.?\s*$")
 
 
@@ -94,7 +95,7 @@ def parse_bounce(raw: bytes, parsed: Parsed) -> Bounce | None:
     if not parsed.ok:  # parse.py's size, depth and header limits failed: do not parse it again here
         return None
     try:
-        message = BytesParser(policy=compat32).parsebytes(bytes(raw))
+        message = parse_bytes(bytes(raw))
         parts = _parts(message)
         report = next((part for part in parts if part.get_content_type() in _STATUS_PARTS), None)
         if report is not None:  # a machine-readable report is the whole truth, even when it reports success
@@ -176,8 +177,8 @@ def _leaf_text(part: Message) -> str:
 def _field_blocks(text: str) -> list[dict[str, str]]:
     """RFC 3464 field blocks: groups of "Name: value" lines separated by blank lines."""
     blocks = []
-    for chunk in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n")):
-        lines = re.sub(r"\n[ \t]+", " ", chunk).split("\n")
+    for chunk in _BLANK_LINE.split(text.replace("\r\n", "\n")):
+        lines = _FOLD.sub(" ", chunk).split("\n")
         fields = _fields(tuple(line.split(":", 1)) for line in lines if ":" in line)
         if fields:
             blocks.append(fields)

@@ -1,7 +1,8 @@
 """Turn raw RFC 5322 bytes into a ``Parsed`` record without ever raising.
 
 Cheap limits are checked on the raw bytes first (``parse_prescan``), then the message is parsed with the fast
-``compat32`` policy and walked iteratively. Anything unexpected ends as ``Parsed(ok=False, quarantine_reason=...)``.
+``compat32`` policy (``parse_feed``) and walked iteratively. Anything unexpected ends as
+``Parsed(ok=False, quarantine_reason=...)``.
 Quarantine reasons: too_large, too_many_parts, too_deep, header_too_long, too_many_headers, not_a_message,
 undecodable, parser_error.
 """
@@ -16,8 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.generator import BytesGenerator
 from email.message import Message
-from email.parser import BytesParser
-from email.policy import compat32
 from typing import TypeVar
 
 from app.mail.parse_decode import (
@@ -25,12 +24,14 @@ from app.mail.parse_decode import (
     decode_bytes,
     decode_words,
     header_str,
-    header_text,
     msg_ids,
+    noted,
     parse_date,
     safe_filename,
     sanitize_html,
+    unfold,
 )
+from app.mail.parse_feed import parse_bytes
 from app.mail.parse_prescan import Limits, Quarantine, prescan
 
 __all__ = ["LOOP_HEADERS", "Attachment", "Limits", "Parsed", "parse_message"]
@@ -83,7 +84,7 @@ def parse_message(raw: bytes, *, limits: Limits = Limits()) -> Parsed:  # noqa: 
             raise Quarantine("not_a_message", f"expected bytes, got {type(raw).__name__}")
         raw = bytes(raw)
         prescan(raw, limits)
-        msg = BytesParser(policy=compat32).parsebytes(raw)
+        msg = parse_bytes(raw)
         parsed = Parsed(ok=True)
         _read_headers(msg, parsed, limits)
         _read_parts(msg, parsed, limits)
@@ -103,6 +104,8 @@ def _clean(text: str) -> str:
     """Databases refuse NUL characters (PostgreSQL) and lone surrogates (any UTF-8 encoder): drop or replace them."""
     if "\x00" in text:
         text = text.replace("\x00", "")
+    if text.isascii():  # constant time in CPython; nearly every value is ASCII
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -129,19 +132,20 @@ def _storable(parsed: Parsed) -> None:
 
 def _read_headers(msg: Message, parsed: Parsed, limits: Limits) -> None:
     defects = parsed.defects
-    items = list(msg.raw_items())  # raw values: msg.get() turns 8-bit headers into lossy Header objects
-    by_name: dict[str, list[str]] = {}
-    for name, value in items:
-        by_name.setdefault(name.strip().lower(), []).append(value)
-        display = header_text(value, defects, name)
-        parsed.headers.append((name, display[:MAX_DISPLAY_VALUE]))
-        canonical = _LOOP_CANONICAL.get(name.strip().lower())
+    by_name: dict[str, list[tuple[str, bool]]] = {}
+    for name, value in msg.raw_items():  # raw values: msg.get() turns 8-bit headers into lossy Header objects
+        key = name.strip().lower()
+        unfolded = unfold(value)
+        text = noted(unfolded, defects, name)
+        by_name.setdefault(key, []).append(unfolded)
+        parsed.headers.append((name, decode_words(text, defects, name)[:MAX_DISPLAY_VALUE]))
+        canonical = _LOOP_CANONICAL.get(key)
         if canonical:
-            parsed.loop_headers.setdefault(canonical, []).append(header_str(value, defects, name))
+            parsed.loop_headers.setdefault(canonical, []).append(text)
 
     def first(name: str) -> str | None:
         values = by_name.get(name.lower())
-        return header_str(values[0], defects, name) if values else None
+        return noted(values[0], defects, name) if values else None
 
     ids = msg_ids(first("Message-ID"))
     parsed.message_id = ids[0] if ids else None

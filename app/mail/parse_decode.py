@@ -16,6 +16,14 @@ import nh3
 
 _FOLD = re.compile(r"\r?\n[ \t]*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MSG_ID = re.compile(r"<([^<>\s]+)>")
+# Plain mailboxes, each of which email.utils.getaddresses reads as the groups say (checked against it by a test).
+_ATEXT = r"A-Za-z0-9!#$%&'*+/=?^_`{|}~-"
+_DOT_ATOM = rf"[{_ATEXT}]+(?:\.[{_ATEXT}]+)*"
+_PLAIN_MAILBOX = re.compile(
+    rf'(?:"(?P<quoted>[^"\\\r\n]*)" ?|(?P<phrase>[.{_ATEXT}]+(?: [.{_ATEXT}]+)*) ?)?'
+    rf"<(?P<angle>{_DOT_ATOM}@{_DOT_ATOM})>|(?P<bare>{_DOT_ATOM}@{_DOT_ATOM})")
+_SEPARATOR = re.compile(", ?")
 
 # HTML: ammonia's default tag/attribute allow-lists (no script, style, form, iframe, meta, event handlers, style
 # attributes), plus cid: images. Elements whose *content* must go too, not just the tag.
@@ -55,16 +63,27 @@ def decode_bytes(data: bytes, charset: str | None, defects: list[str], where: st
 
 def header_str(value: object, defects: list[str], where: str) -> str:
     """A compat32 raw header value (str with surrogate escapes for 8-bit bytes) as clean unfolded text."""
+    return noted(unfold(value), defects, where)
+
+
+def unfold(value: object) -> tuple[str, bool]:
+    """``header_str`` without the defect: the text, and whether it had 8-bit bytes (a header is read more than once;
+    the note names the header as each reader calls it)."""
     if not isinstance(value, str):
         value = str(value)
-    try:
-        value.encode("ascii")
-    except UnicodeEncodeError:
-        raw = value.encode("ascii", "surrogateescape") if _all_surrogates_or_ascii(value) else None
-        if raw is not None:
-            defects.append(f"8-bit header bytes in {where}")
-            value = decode_bytes(raw, "utf-8", [], where)
-    return _FOLD.sub(" ", value).strip()
+    eight_bit = not value.isascii() and _all_surrogates_or_ascii(value)
+    if eight_bit:
+        value = decode_bytes(value.encode("ascii", "surrogateescape"), "utf-8", [], "")
+    if "\n" in value:
+        value = _FOLD.sub(" ", value)
+    return value.strip(), eight_bit
+
+
+def noted(unfolded: tuple[str, bool], defects: list[str], where: str) -> str:
+    text, eight_bit = unfolded
+    if eight_bit:
+        defects.append(f"8-bit header bytes in {where}")
+    return text
 
 
 def _all_surrogates_or_ascii(value: str) -> bool:
@@ -122,15 +141,18 @@ def split_addresses(value: str, cap: int) -> tuple[str, bool]:
     return value, False
 
 
-def addresses(values: list[object], cap: int, defects: list[str], where: str) -> list[tuple[str, str]]:
+def addresses(values: list[tuple[str, bool]], cap: int, defects: list[str], where: str) -> list[tuple[str, str]]:
+    """(name, address) pairs from ``unfold``-ed header values, at most ``cap`` of them."""
     result: list[tuple[str, str]] = []
     for value in values:
-        text, truncated = split_addresses(header_str(value, defects, where), cap)
-        try:
-            pairs = getaddresses([text])
-        except Exception as exc:
-            defects.append(f"unparseable {where} ({type(exc).__name__})")
-            continue
+        text, truncated = split_addresses(noted(value, defects, where), cap)
+        pairs = _plain_addresses(text)
+        if pairs is None:
+            try:
+                pairs = getaddresses([text])
+            except Exception as exc:
+                defects.append(f"unparseable {where} ({type(exc).__name__})")
+                continue
         for name, addr in pairs:
             if name or addr:
                 result.append((decode_words(name, defects, where), addr))
@@ -140,6 +162,25 @@ def addresses(values: list[object], cap: int, defects: list[str], where: str) ->
         result = result[:cap]
         defects.append(f"{where} capped at {cap} addresses")
     return result
+
+
+def _plain_addresses(text: str) -> list[tuple[str, str]] | None:
+    """What ``getaddresses([text])`` returns, for a list of plain ASCII mailboxes (``a@b``, ``<a@b>``, ``Name <a@b>``,
+    ``"Name" <a@b>``), without its character-by-character parse; None for anything else, which it parses instead."""
+    found = []
+    pos = 0
+    while True:
+        match = _PLAIN_MAILBOX.match(text, pos)
+        if match is None:
+            return None
+        found.append((match["quoted"] or match["phrase"] or "", match["angle"] or match["bare"]))
+        pos = match.end()
+        if pos == len(text):
+            return found
+        separator = _SEPARATOR.match(text, pos)
+        if separator is None:
+            return None
+        pos = separator.end()
 
 
 def parse_date(value: str | None, defects: list[str]) -> datetime | None:
@@ -165,7 +206,7 @@ def parse_date(value: str | None, defects: list[str]) -> datetime | None:
 def msg_ids(value: str | None) -> list[str]:
     if not value:
         return []
-    found = re.findall(r"<([^<>\s]+)>", value)
+    found = _MSG_ID.findall(value)
     return found or [token.strip("<>") for token in value.split() if token.strip("<>")]
 
 

@@ -10,9 +10,13 @@ import re
 from dataclasses import dataclass
 
 _HEADER_LINE = re.compile(rb"[\x21-\x39\x3b-\x7e]+[ \t]*:")
-_BOUNDARY_PARAM = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))', re.IGNORECASE)
-_DASH_LINE = re.compile(rb"^--([^\r\n]{1,202})", re.MULTILINE)
-_RFC822 = re.compile(rb"^content-type[ \t]*:[ \t]*message/(?:rfc822|global)", re.IGNORECASE | re.MULTILINE)
+_BLANK_LINE = re.compile(rb"\n\r*(?:\n|\Z)")
+# The structure patterns run over the whole message, so they start with a literal that ``re`` can skip ahead to:
+# they see it lower-cased (instead of IGNORECASE) and with a newline in front (instead of MULTILINE "^"), which
+# is several times faster and matches the same lines.
+_BOUNDARY_PARAM = re.compile(rb'boundary\s*=\s*(?:"([^"\r\n]{1,200})"|([^\s;"]{1,200}))')
+_DASH_LINE = re.compile(rb"\n--([^\r\n]{1,202})")
+_RFC822 = re.compile(rb"\ncontent-type[ \t]*:[ \t]*message/(?:rfc822|global)")
 
 
 RECURSION_SAFE_DEPTH = 150
@@ -50,6 +54,8 @@ def _scan_header_block(raw: bytes, limits: Limits) -> None:
     if raw.startswith(b"From "):  # mbox separator line
         nl = raw.find(b"\n")
         pos = end if nl < 0 else nl + 1
+    if _plainly_fine(raw, pos, limits):
+        return
     count = 0
     current = 0
     while pos < end:
@@ -80,15 +86,26 @@ def _scan_header_block(raw: bytes, limits: Limits) -> None:
         raise Quarantine("not_a_message", "empty input or no headers")
 
 
+def _plainly_fine(raw: bytes, pos: int, limits: Limits) -> bool:
+    """True when the line-by-line scan cannot raise: the block up to the first blank line starts with a header, has
+    no NUL, and is too short to hold too many or too long headers. Ordinary mail passes without a Python loop."""
+    blank = _BLANK_LINE.search(raw, pos)
+    block = raw[pos:blank.start() if blank else len(raw)]
+    return (len(block) <= limits.max_header_line and block.count(b"\n") < limits.max_headers
+            and b"\x00" not in block and _HEADER_LINE.match(block) is not None)
+
+
 def _scan_structure(raw: bytes, limits: Limits) -> None:
     """Bound part count and nesting depth from declared boundaries and their delimiter lines."""
-    boundaries = {q or t for q, t in _BOUNDARY_PARAM.findall(raw)}
-    rfc822 = len(_RFC822.findall(raw))
+    framed = b"\n" + raw  # see the patterns: every line now starts after a newline
+    lowered = framed.lower()
+    boundaries = _declared_boundaries(framed, lowered)
+    rfc822 = len(_RFC822.findall(lowered))
     parts = rfc822
     stack: list[bytes] = []
     deepest = 0
     if boundaries:
-        for match in _DASH_LINE.finditer(raw):
+        for match in _DASH_LINE.finditer(framed):
             token = match.group(1).rstrip(b" \t")
             closing = token.endswith(b"--") and token[:-2] in boundaries
             name = token[:-2] if closing else token
@@ -109,3 +126,12 @@ def _scan_structure(raw: bytes, limits: Limits) -> None:
     # is enforced while walking the parsed tree.
     if deepest + rfc822 > RECURSION_SAFE_DEPTH:
         raise Quarantine("too_deep", f"up to {deepest + rfc822} nested levels, more than the parser can take safely")
+
+
+def _declared_boundaries(framed: bytes, lowered: bytes) -> set[bytes]:
+    """Boundary values as written (they are case-sensitive), found in the lower-cased copy."""
+    found = set()
+    for match in _BOUNDARY_PARAM.finditer(lowered):
+        group = 1 if match.start(1) >= 0 else 2
+        found.add(framed[match.start(group):match.end(group)])
+    return found

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 import unicodedata
 import uuid
@@ -38,6 +39,7 @@ _CHILD_BLOCK = 5
 _MAX_THREAD_INDEX = 4096  # base64 characters: about 600 replies deep; longer values are not Outlook's
 
 
+@functools.lru_cache(maxsize=4096)  # ingestion asks several times per message, and a thread repeats its subject
 def normalize_subject(subject: str) -> str:
     """A comparison key: no reply/forward prefixes and no ticket tokens, whitespace collapsed, case-folded, at most
     255 characters. Leading "[list-name]" tags are kept: they distinguish lists and may be a tenant's own marker."""

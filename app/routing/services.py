@@ -9,6 +9,7 @@ session itself changes any of them. Outside it, every routing reads them afresh.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,8 +38,10 @@ class Route:
     decisions: list[tuple[str, dict]] = field(default_factory=list)  # (event kind, detail)
 
 
+@functools.lru_cache(maxsize=1024)  # routing matches every active rule against every message
 def compile_pattern(pattern: str) -> regex.Pattern:
-    """Raises ``regex.error`` for a bad pattern (forms show it next to the field)."""
+    """Raises ``regex.error`` for a bad pattern (forms show it next to the field). Compiled patterns are immutable,
+    so a cached one is safe to share; the time limit is per search (``RULE_TIMEOUT``), not part of the pattern."""
     return regex.compile(pattern, regex.IGNORECASE | regex.VERSION0)
 
 
