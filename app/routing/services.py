@@ -161,15 +161,12 @@ def rule_texts(subject: str, body: str, name: str, address: str) -> dict[str, st
     return {"subject": subject, "body": body, "sender": sender, "any": "\n".join((subject, sender, body))}
 
 
-def _rule_text(rule: _Rule, parsed: Parsed) -> str:
-    texts = rule_texts(parsed.subject, parsed.text or parsed.html_sanitized or "", *parsed.from_)
-    return texts.get(rule.field, texts["any"])
-
-
 def _apply_rules(tenant: Tenant, parsed: Parsed, route: Route) -> None:
-    for rule in _table(tenant).rules:
+    rules = _table(tenant).rules
+    texts = rule_texts(parsed.subject, parsed.text or parsed.html_sanitized or "", *parsed.from_) if rules else {}
+    for rule in rules:
         try:
-            matched = compile_pattern(rule.pattern).search(_rule_text(rule, parsed), timeout=RULE_TIMEOUT)
+            matched = compile_pattern(rule.pattern).search(texts.get(rule.field, texts["any"]), timeout=RULE_TIMEOUT)
         except (regex.error, TimeoutError) as error:
             route.decisions.append(("rule_error", {"rule_id": rule.id, "rule": rule.name,
                                                    "error": type(error).__name__}))
