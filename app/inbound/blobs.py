@@ -1,28 +1,32 @@
 """Content-addressed storage for raw mail: the key is the SHA-256 of the bytes, so storing twice stores once.
 
 ``BlobStore`` is the interface an S3-compatible store can implement; ``FileBlobStore`` keeps blobs under the
-region's ``blob_root`` and makes each write durable (fsync of the file, its folder, and any folder it had to create)
-before reporting success. ``put_many`` does that for a whole chunk at once: the files' and folders' fsyncs run in
-parallel, which lets the filesystem commit them together instead of one journal commit after the other.
+region's ``blob_root`` and makes each write durable (fsync of the file, its folder, and the parent of any folder it
+had to create) before reporting success. ``put_many`` takes the blobs as they come and hands each one to a pool of
+threads, which hash, write and fsync it (bytes, then name) while the caller produces the next: an IMAP fetch still
+arriving. Only the parents of new folders are left for the end of the batch, where each is fsynced once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-import tempfile
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+import re
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Protocol
 
-FSYNC_THREADS = 16
+FSYNC_THREADS = 8  # fsyncs release the GIL; more threads than this cost more CPU in GIL hand-offs than they save
+_KEY = re.compile(r"[0-9a-f]{64}")
 
 
 class BlobStore(Protocol):
     def put(self, data: bytes) -> str: ...
 
-    def put_many(self, blobs: Sequence[bytes]) -> list[str]: ...
+    def put_many(self, blobs: Iterable[bytes]) -> list[str]: ...
 
     def get(self, key: str) -> bytes: ...
 
@@ -36,9 +40,10 @@ def blob_key(data: bytes) -> str:
 class FileBlobStore:
     def __init__(self, root: str | Path):
         self.root = Path(root)
+        self._base = os.fspath(self.root)
 
     def _path(self, key: str) -> Path:
-        if len(key) != 64 or not all(c in "0123456789abcdef" for c in key):
+        if not _KEY.fullmatch(key):
             raise ValueError("not a blob key")
         return self.root / key[:2] / key[2:4] / key
 
@@ -52,50 +57,81 @@ class FileBlobStore:
         """Store ``data``; returns its key once the bytes are on disk (a crash after this loses nothing)."""
         return self.put_many([data])[0]
 
-    def put_many(self, blobs: Sequence[bytes]) -> list[str]:
-        """Store every blob; returns their keys (in order) once all of them are on disk."""
-        keys = [blob_key(data) for data in blobs]
-        missing = {key: data for key, data in zip(keys, blobs, strict=True) if not self._path(key).exists()}
-        if not missing:
-            return keys
-        folders: set[Path] = set()
-        staged: list[tuple[object, str, Path]] = []  # (open file, temporary name, final path)
+    def put_many(self, blobs: Iterable[bytes]) -> list[str]:
+        """Store every blob; returns their keys (in order) once all of them are on disk.
+
+        ``blobs`` may be a generator: the first blob is being written while it produces the next. If it raises, the
+        writes already started are waited for (each leaves a complete blob or nothing) and the error goes on.
+        """
+        stores: list[Future] = []
         try:
-            for key, data in missing.items():
-                path = self._path(key)
-                folders |= _make_folders(path.parent)
-                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
-                handle = os.fdopen(fd, "wb")
-                staged.append((handle, tmp, path))
-                handle.write(data)
-                handle.flush()
-            _each(lambda item: os.fsync(item[0].fileno()), staged)
-            for handle, tmp, path in staged:
-                handle.close()
-                os.replace(tmp, path)  # atomic: readers see all of the blob or none of it
-        except BaseException:
-            for handle, tmp, _path in staged:
-                handle.close()
-                Path(tmp).unlink(missing_ok=True)
-            raise
-        # The new names live in their folders, and a new folder's name in its parent: all of them must be durable.
-        _each(_fsync_folder, folders | {path.parent for _handle, _tmp, path in staged})
-        return keys
+            for data in blobs:
+                stores.append(_pool().submit(self._store, data))
+        finally:
+            wait(stores)
+        stored = [store.result() for store in stores]  # re-raises the first error
+        # A new folder's name lives in its parent: one fsync per parent for the whole batch (in a young store most
+        # blobs need a folder of their own, and 256 parents hold them all).
+        _each(_fsync_folder, set().union(*(parents for _key, parents in stored)))
+        return [key for key, _parents in stored]
+
+    def _store(self, data: bytes) -> tuple[str, set[str]]:
+        """Runs on the pool, which hashes too: the thread that feeds it keeps the GIL for the network. Returns the
+        key and the parents of folders made for it, whose fsync is left to ``put_many``."""
+        key = blob_key(data)
+        path = f"{self._base}/{key[:2]}/{key[2:4]}/{key}"  # a key we made: no checking, no Path, for every blob
+        if os.path.exists(path):
+            return key, set()
+        return key, _write(path, data)
 
 
-def _make_folders(folder: Path) -> set[Path]:
-    """Create ``folder`` and missing parents; returns the parents whose entries changed (to be fsynced)."""
-    if folder.is_dir():
-        return set()
-    changed = _make_folders(folder.parent)
+def _write(path: str, data: bytes) -> set[str]:
+    """``data`` under ``path``: bytes fsynced before the name appears, then the folder holding the name (here, so
+    these fsyncs overlap with the caller producing the next blobs). Returns the parents of any folder made."""
+    folder = os.path.dirname(path)
+    tmp = f"{folder}/.incoming-{os.urandom(8).hex()}"  # two workers storing the same blob each use their own
     try:
-        folder.mkdir()
-    except FileExistsError:  # another worker created it a moment ago
-        return changed
-    return changed | {folder.parent}
+        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        parents: set[str] = set()
+    except FileNotFoundError:  # only now are folders made (a stat per level for every blob would cost more)
+        parents = _make_folders(folder)
+        descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(descriptor, view):]
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.replace(tmp, path)  # atomic: readers see all of the blob or none of it
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_folder(folder)
+    return parents
 
 
-def _fsync_folder(folder: Path) -> None:
+def _make_folders(folder: str) -> set[str]:
+    """Create ``folder`` and missing parents; returns the parents whose entries changed (to be fsynced).
+
+    A parent counts as changed even when another worker created the folder a moment ago: that worker may not have
+    made its name durable yet, and our blob depends on it too.
+    """
+    parent = os.path.dirname(folder)
+    changed = {parent}
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder)
+    except FileNotFoundError:
+        changed |= _make_folders(parent)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(folder)
+    return changed
+
+
+def _fsync_folder(folder: str) -> None:
     descriptor = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(descriptor)
@@ -103,16 +139,33 @@ def _fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
-def _each(function: Callable, items: Iterable) -> None:
-    """``function`` on every item; fsyncs release the GIL, so a few threads let the disk take them together."""
-    items = list(items)
-    if len(items) <= 1:
-        for item in items:
-            function(item)
-        return
-    with ThreadPoolExecutor(max_workers=min(FSYNC_THREADS, len(items))) as pool:
-        for _ in pool.map(function, items):  # re-raises the first error
-            pass
+def _each(function: Callable[[str], None], items: set[str]) -> None:
+    """``function`` on every item, on the pool; re-raises the first error once all have run."""
+    runs = [_pool().submit(function, item) for item in items]
+    wait(runs)
+    for run in runs:
+        run.result()
+
+
+_lock = threading.Lock()
+_executor: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """Threads made once per process (RQ forks a work horse per job: a child makes its own)."""
+    global _executor
+    with _lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(max_workers=FSYNC_THREADS, thread_name_prefix="blob-store")
+        return _executor
+
+
+def _forget_pool() -> None:
+    global _executor, _lock
+    _executor, _lock = None, threading.Lock()  # the parent's threads (and a held lock) do not exist in a child
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def store_for_region(region) -> FileBlobStore:

@@ -1,19 +1,21 @@
 """IMAP folder sync: every new message is stored raw and recorded before anything touches it on the server.
 
-Order of events per chunk of UIDs: fetch (BODY.PEEK, so nothing is marked read) → blobs written and fsynced →
-receipts and the folder cursor committed together → only then the after-fetch action (mark seen, move, delete).
+Order of events per chunk of UIDs: fetch (BODY.PEEK, so nothing is marked read; a few FETCHes, each one's mails
+written while the next arrives) → all blobs fsynced → receipts and the folder cursor committed together → only then
+the after-fetch action (mark seen, move, delete).
 A worker killed at any point re-fetches at most one chunk, and the receipts' unique key turns that into no-ops.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from flask import current_app
 from imapclient import IMAPClient
 from redis.exceptions import RedisError
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
@@ -23,8 +25,11 @@ from app.inbound.models import FolderCursor, Receipt
 from app.mailboxes.models import AfterFetch, Mailbox
 from tenants.models import utcnow
 
-CHUNK = 200
-FETCH_ITEMS = ["BODY.PEEK[]", "RFC822.SIZE"]
+CHUNK = 500  # at most this many mails are fetched and not yet committed: what a killed worker fetches again
+FETCH_BATCH = 50  # a chunk comes in a few FETCHes, so its first mails are being written while the rest arrive
+FETCH_ITEMS = ["BODY.PEEK[]"]  # the size is the length of the bytes: RFC822.SIZE would only cost the server
+
+RECEIPT_KEY = ["tenant_id", "mailbox_id", "folder", "uidvalidity", "uid"]
 
 
 @dataclass
@@ -70,46 +75,91 @@ def _known_hash(mailbox: Mailbox, sha256: str) -> bool:
         .limit(1)) is not None
 
 
+class _KnownHashes:
+    """Which bytes (SHA-256) this mailbox has receipts for: the database is asked for each chunk's hashes, except
+    in a mailbox that had no receipts when the folder sync began (a first sync), where only what this sync recorded
+    can be known, and is kept here. That saves a query per chunk, and the plan PostgreSQL picks while its
+    statistics have not seen the new mailbox: all of the mailbox's receipts read, each one compared with every hash
+    of the chunk, for every chunk (a first sync of 10,000 mails spent about 2 s in it).
+    """
+
+    def __init__(self, mailbox: Mailbox):
+        self.mailbox = mailbox
+
+    @cached_property
+    def _recorded(self) -> set[str] | None:
+        """Asked with the first chunk (a sync that finds no new mail asks nothing)."""
+        had_receipts = db.session.scalar(select(Receipt.id).where(
+            Receipt.tenant_id == self.mailbox.tenant_id, Receipt.mailbox_id == self.mailbox.id).limit(1)) is not None
+        return None if had_receipts else set()
+
+    def among(self, hashes: set[str]) -> set[str]:
+        if self._recorded is not None:
+            return self._recorded & hashes
+        return set(db.session.scalars(select(Receipt.sha256).where(
+            Receipt.tenant_id == self.mailbox.tenant_id, Receipt.mailbox_id == self.mailbox.id,
+            Receipt.sha256.in_(hashes)))) if hashes else set()
+
+    def add(self, hashes: set[str]) -> None:
+        if self._recorded is not None:
+            self._recorded |= hashes
+
+
 def _record_chunk(mailbox: Mailbox, folder: str, uidvalidity: int, fetched: list[tuple[int, str, int]],
-                  result: FolderSync) -> None:
-    """Receipts for ``(uid, sha256, size)`` of one chunk: one look-up of known hashes, one insert.
+                  result: FolderSync, known: _KnownHashes) -> None:
+    """Receipts for ``(uid, sha256, size)`` of one chunk: at most one look-up of known hashes, one insert.
 
     A receipt another worker (or an earlier, killed run) wrote already is skipped by the insert itself (the unique
     key decides, even under concurrency); mail whose bytes this mailbox has seen before is recorded as a duplicate.
     """
     hashes = {sha256 for _uid, sha256, _size in fetched}
-    seen = set(db.session.scalars(select(Receipt.sha256).where(
-        Receipt.tenant_id == mailbox.tenant_id, Receipt.mailbox_id == mailbox.id,
-        Receipt.sha256.in_(hashes)))) if hashes else set()
+    seen = known.among(hashes)
+    known.add(hashes)
     rows = []
     for uid, sha256, size in fetched:
-        status = "duplicate" if sha256 in seen else "stored"
+        rows.append((uid, sha256, size, "duplicate" if sha256 in seen else "stored"))
         seen.add(sha256)  # the same bytes twice in one chunk: the second is a duplicate of the first
-        rows.append({"tenant_id": mailbox.tenant_id, "mailbox_id": mailbox.id, "folder": folder,
-                     "uidvalidity": uidvalidity, "uid": uid, "sha256": sha256, "size": size, "status": status,
-                     "received_at": utcnow(), "attempts": 0})
-    inserted = _insert_new_receipts(rows)
-    for row in rows:
-        if row["uid"] not in inserted:
+    inserted = _insert_new_receipts({"tenant_id": mailbox.tenant_id, "mailbox_id": mailbox.id, "folder": folder,
+                                     "uidvalidity": uidvalidity, "received_at": utcnow(), "attempts": 0}, rows)
+    for uid, _sha256, _size, status in rows:
+        if uid not in inserted:
             result.already_known += 1
-        elif row["status"] == "duplicate":
+        elif status == "duplicate":
             result.duplicates += 1
         else:
             result.stored += 1
-            result.new_uids.append(row["uid"])
-            result.receipt_ids.append(inserted[row["uid"]])
+            result.new_uids.append(uid)
+            result.receipt_ids.append(inserted[uid])
 
 
-def _insert_new_receipts(rows: list[dict]) -> dict[int, int]:
-    """INSERT … ON CONFLICT (receipt key) DO NOTHING; returns ``{uid: receipt id}`` of the rows inserted."""
+_RECEIPTS = Receipt.__table__
+# PostgreSQL: the chunk as four arrays, so the statement is the same small one for every chunk (compiled, parsed
+# and planned once) instead of a chunk's rows of bound values. The columns' own types handle the shared values.
+_UNNESTED_INSERT = text("""
+    INSERT INTO receipts (tenant_id, mailbox_id, folder, uidvalidity, received_at, attempts, uid, sha256, size, status)
+    SELECT :tenant_id, :mailbox_id, :folder, :uidvalidity, :received_at, :attempts, uid, sha256, size, status
+    FROM unnest(CAST(:uids AS BIGINT[]), CAST(:hashes AS VARCHAR[]), CAST(:sizes AS INTEGER[]),
+                CAST(:statuses AS VARCHAR[])) AS new (uid, sha256, size, status)
+    ON CONFLICT (tenant_id, mailbox_id, folder, uidvalidity, uid) DO NOTHING
+    RETURNING uid, id
+""").bindparams(*(bindparam(name, type_=_RECEIPTS.c[name].type)
+                  for name in ("tenant_id", "mailbox_id", "folder", "uidvalidity", "received_at", "attempts")))
+
+
+def _insert_new_receipts(shared: dict, rows: list[tuple[int, str, int, str]]) -> dict[int, int]:
+    """INSERT … ON CONFLICT (receipt key) DO NOTHING of ``(uid, sha256, size, status)`` rows with the ``shared``
+    values; returns ``{uid: receipt id}`` of the rows inserted."""
     if not rows:
         return {}
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = (insert(Receipt.__table__).values(rows)
-                 .on_conflict_do_nothing(index_elements=["tenant_id", "mailbox_id", "folder", "uidvalidity", "uid"])
-                 .returning(Receipt.__table__.c.uid, Receipt.__table__.c.id))
-    return {uid: receipt_id for uid, receipt_id in db.session.execute(statement)}
+    if db.session.get_bind().dialect.name == "postgresql":
+        uids, hashes, sizes, statuses = (list(column) for column in zip(*rows, strict=True))
+        return dict(db.session.execute(_UNNESTED_INSERT, {
+            **shared, "uids": uids, "hashes": hashes, "sizes": sizes, "statuses": statuses}).all())
+    statement = (sqlite_insert(_RECEIPTS).on_conflict_do_nothing(index_elements=RECEIPT_KEY)
+                 .returning(_RECEIPTS.c.uid, _RECEIPTS.c.id))
+    return dict(db.session.execute(statement, [
+        {**shared, "uid": uid, "sha256": sha256, "size": size, "status": status}
+        for uid, sha256, size, status in rows]).all())
 
 
 def hand_to_ingest(mailbox: Mailbox, receipt_ids: list[int]) -> None:
@@ -192,18 +242,31 @@ def backfill_folder(client: IMAPClient, mailbox: Mailbox, folder: str, store: Bl
 def _fetch_and_store(client: IMAPClient, mailbox: Mailbox, folder: str, uidvalidity: int, uids: list[int],
                      store: BlobStore, result: FolderSync, cursor: FolderCursor | None, *, act: bool = True) -> None:
     queued: list[int] = []
+    known = _KnownHashes(mailbox)
     for chunk in _chunks(uids, CHUNK):
-        fetched = client.fetch(chunk, FETCH_ITEMS)
-        # A UID missing from the answer was expunged by someone else between SEARCH and FETCH.
-        raws = [(uid, fetched[uid][b"BODY[]"]) for uid in chunk if fetched.get(uid, {}).get(b"BODY[]") is not None]
-        keys = store.put_many([raw for _uid, raw in raws])  # all on disk before their receipts exist
+        fetched: list[tuple[int, int]] = []
+        keys = store.put_many(_fetch(client, chunk, fetched))  # all on disk before their receipts exist
         _record_chunk(mailbox, folder, uidvalidity,
-                      [(uid, key, len(raw)) for (uid, raw), key in zip(raws, keys, strict=True)], result)
+                      [(uid, key, size) for (uid, size), key in zip(fetched, keys, strict=True)], result, known)
         if cursor is not None:
             cursor.last_uid = max(cursor.last_uid, max(chunk))
         chunk_ids = result.receipt_ids[len(queued):]
         db.session.commit()  # receipts and cursor together: durable before the server is touched
         hand_to_ingest(mailbox, chunk_ids)
         queued += chunk_ids
-        if act and mailbox.after_fetch != AfterFetch.KEEP and raws:
-            _after_fetch(client, mailbox, [uid for uid, _raw in raws])  # only what has a receipt now
+        if act and mailbox.after_fetch != AfterFetch.KEEP and fetched:
+            _after_fetch(client, mailbox, [uid for uid, _size in fetched])  # only what has a receipt now
+
+
+def _fetch(client: IMAPClient, uids: list[int], fetched: list[tuple[int, int]]) -> Iterator[bytes]:
+    """The raw mails of ``uids``, a FETCH_BATCH at a time; ``(uid, size)`` of each one yielded goes to ``fetched``.
+
+    A UID missing from the answer was expunged by someone else between SEARCH and FETCH.
+    """
+    for batch in _chunks(uids, FETCH_BATCH):
+        answer = client.fetch(batch, FETCH_ITEMS)
+        for uid in batch:
+            raw = answer.get(uid, {}).get(b"BODY[]")
+            if raw is not None:
+                fetched.append((uid, len(raw)))
+                yield raw

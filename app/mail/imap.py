@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import imaplib
+import logging
 import socket
 import ssl
 import time
@@ -41,6 +42,10 @@ class PinnedIMAPClient(IMAPClient):
                  marks: dict | None = None) -> None:
         self._pinned, self._marks = sock, marks if marks is not None else {}
         super().__init__(host, port, ssl=implicit_tls, timeout=timeout)
+        if not logging.getLogger("imapclient.imaplib").isEnabledFor(logging.DEBUG):
+            # IMAPClient sets 5, and then imaplib formats every response it reads, each mail's bytes with repr(),
+            # for a log line that is dropped: more than half of the CPU a large FETCH costs.
+            self._imap.debug = 0
 
     def _create_IMAP4(self) -> imaplib.IMAP4:
         return _PinnedIMAP4(self._pinned, self.host, self.port, self._marks)
