@@ -82,13 +82,11 @@ class ThreadLookups:
             lookups.by_root[root] = tickets[ticket_id]
         lookups.by_reference = {t.reference: t for t in tickets.values() if t.reference in references}
         if subjects and senders:
-            rows = db.session.execute(select(Ticket, Contact.email).join(Contact, Contact.id == Ticket.requester_id)
-                                      .where(Ticket.tenant_id == tenant.id, Ticket.normalized_subject.in_(subjects),
-                                             Contact.email.in_(senders), Ticket.last_message_at >= lookups.since,
-                                             Ticket.status != TicketStatus.CLOSED))
-            for ticket, email in rows:
-                ticket = tickets.setdefault(ticket.id, ticket)
-                lookups.by_subject[ticket.normalized_subject].append((email, ticket))
+            newest = _newest_by_subject(tenant, subjects, senders, lookups.since)
+            known = {t.id: t for t in db.session.scalars(select(Ticket).where(
+                Ticket.tenant_id == tenant.id, Ticket.id.in_([i for i in newest.values() if i not in tickets])))}
+            for (email, subject), ticket_id in newest.items():
+                lookups.by_subject[subject].append((email, tickets.get(ticket_id) or known[ticket_id]))
         return lookups
 
     def register(self, message, ticket: Ticket, requester_email: str | None, new_ticket: bool) -> None:
@@ -136,6 +134,23 @@ class ThreadLookups:
             return None
         newest = max(candidates, key=lambda ticket: ticket.last_message_at)
         return ThreadMatch(newest, ThreadReason.SUBJECT, normalized)
+
+
+def _newest_by_subject(tenant: Tenant, subjects: set[str], senders: set[str], since: datetime) -> dict:
+    """(requester address, subject key) → the id of that requester's ticket with the newest mail, among open ones.
+
+    Only ids are read for all candidates (a busy requester may have many): the tickets themselves are loaded once.
+    """
+    rows = db.session.execute(
+        select(Contact.email, Ticket.normalized_subject, Ticket.id, Ticket.last_message_at)
+        .join(Contact, Contact.id == Ticket.requester_id)
+        .where(Ticket.tenant_id == tenant.id, Ticket.normalized_subject.in_(subjects), Contact.email.in_(senders),
+               Ticket.last_message_at >= since, Ticket.status != TicketStatus.CLOSED))
+    newest: dict[tuple[str, str], tuple[datetime, int]] = {}
+    for email, subject, ticket_id, last in rows:
+        if (email, subject) not in newest or last > newest[email, subject][0]:
+            newest[email, subject] = (last, ticket_id)
+    return {key: ticket_id for key, (_last, ticket_id) in newest.items()}
 
 
 def _rows(statement, wanted: set) -> list:
