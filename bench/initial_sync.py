@@ -14,18 +14,21 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import ssl
 import statistics
 import time
 from datetime import UTC, datetime
 from email.parser import BytesParser
 from email.policy import compat32
+from pathlib import Path
 
 from imapclient import IMAPClient
 from sqlalchemy import func, select, text
 
 from bench.corpus import SALES, SUPPORT, generate, load_maildir
 from bench.harness import Context, Figure, Result, stopwatch
+from bench.processes import cpu_seconds
 
 TITLE = "Initial sync of 10,000 messages"
 TARGET = "≥ 0.5 x the speed of bare imapclient chunked fetch + stdlib parsing with no storage"
@@ -65,6 +68,7 @@ def run(ctx: Context) -> Result:
          f"{timings['ingest_busy']:.1f} worker-s in {timings['ingest_jobs']} jobs → "
          f"{count / timings['ingest_busy']:,.0f} msgs per worker-second"),
         ("ingest batches, summed worker time per phase", _phases(ctx)),
+        ("CPU time during the Postroom run", _cpu_line(timings["cpu"], timings["total"], count)),
         ("outcome", timings["outcome"]),
     ]
     label = f"sync + ingest into tickets, {workers} worker{'s' if workers > 1 else ''}"
@@ -177,10 +181,13 @@ def _pipeline(ctx: Context, mailbox_id: int, count: int, workers: int) -> dict:
         wall_start = datetime.now(UTC)
         queues = [region_queue(get_region("default"), kind) for kind in ("poll", "ingest")]
         failed = [FailedJobRegistry(queue=queue) for queue in queues]
+        roles = _cpu_roles(ctx, [process.pid for process in processes.processes])
+        cpu_before = {role: cpu_seconds(pids) for role, pids in roles.items()}
         with stopwatch() as elapsed:
             job = start_sync(db.session.get(Mailbox, mailbox_id))
             db.session.remove()
             _wait_processed(ctx, count, failed)
+        cpu = {role: cpu_seconds(pids) - cpu_before[role] for role, pids in roles.items()}
         finished = [Job.fetch(i, connection=ctx.redis) for i in FinishedJobRegistry(queue=queues[1]).get_job_ids()]
         job.refresh()
         outcome = _outcome(count)
@@ -191,8 +198,30 @@ def _pipeline(ctx: Context, mailbox_id: int, count: int, workers: int) -> dict:
         "sync": (sync_ended - sync_started).total_seconds(),
         "tail": total - (sync_ended - wall_start).total_seconds(),
         "ingest_busy": sum((j.ended_at - j.started_at).total_seconds() for j in finished),
-        "ingest_jobs": len(finished), "outcome": outcome,
+        "ingest_jobs": len(finished), "outcome": outcome, "cpu": cpu,
     }
+
+
+def _cpu_roles(ctx: Context, worker_pids: list[int]) -> dict[str, list[int]]:
+    """The process trees whose CPU time the run reports: the workers, PostgreSQL's postmaster (all its backends
+    and helpers) and Dovecot's master (its imap and login processes)."""
+    from app.extensions import db
+
+    roles = {"workers": worker_pids}
+    if ctx.backend == "postgresql":
+        with db.engine.connect() as conn:
+            backend = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        roles["PostgreSQL"] = [int(Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[1])]
+    roles["Dovecot"] = [int((ctx.dovecot.state_dir / "run" / "master.pid").read_text().split()[0])]
+    return roles
+
+
+def _cpu_line(cpu: dict[str, float], wall: float, count: int) -> str:
+    cores = os.cpu_count() or 1
+    used = sum(cpu.values())
+    parts = "; ".join(f"{role} {seconds:.1f} s" for role, seconds in cpu.items())
+    return (f"{parts} -- {used:.1f} CPU-s in {wall:.1f} s on {cores} cores ({used / (wall * cores):.0%} busy), "
+            f"{used / count * 1000:.2f} CPU-ms a message")
 
 
 def _wait_processed(ctx: Context, count: int, failed: list) -> None:
