@@ -10,14 +10,26 @@ as SQLAlchemy's (``IntegrityError``, ``DataError``). Elsewhere (SQLite): an ordi
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 
-from sqlalchemy import JSON, Table, insert, select
+from sqlalchemy import JSON, ColumnElement, Table, any_, bindparam, insert, select
 from sqlalchemy import func as sql_func
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db
+
+
+def among(column, values: Collection) -> ColumnElement[bool]:
+    """``column IN values`` for a batch's look-ups. On PostgreSQL ``column = ANY(array)``: one parameter instead of
+    one per value, so the statement text stays the same for every batch size and psycopg parses it once, not per
+    execution (an ``IN`` of 200 values cost about 1 ms of client-side query parsing each time)."""
+    values = list(values)
+    if db.session.get_bind().dialect.name != "postgresql":
+        return column.in_(values)
+    return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
 
 
 def insert_rows(table: Table, rows: list[dict], *, returning_ids: bool = False) -> list[int]:

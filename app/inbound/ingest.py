@@ -22,6 +22,7 @@ from flask import current_app
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
+from app.bulk import among
 from app.extensions import db
 from app.inbound.assemble import bounce_original, build_message
 from app.inbound.batch import Batch, NewMessage
@@ -66,7 +67,7 @@ def ingest_receipts(receipt_ids: list[int], *, accept: bool = False) -> dict[str
     if not receipt_ids:
         return {}
     # Counted and committed first: a receipt whose every attempt kills the worker is found by its count.
-    db.session.execute(update(Receipt).where(Receipt.id.in_(receipt_ids), Receipt.status == ReceiptStatus.STORED)
+    db.session.execute(update(Receipt).where(among(Receipt.id, receipt_ids), Receipt.status == ReceiptStatus.STORED)
                        .values(attempts=Receipt.attempts + 1).execution_options(synchronize_session=False))
     db.session.commit()
     outcomes: Counter[str] = Counter()
@@ -77,7 +78,7 @@ def ingest_receipts(receipt_ids: list[int], *, accept: bool = False) -> dict[str
 
 
 def _groups(receipt_ids: list[int]) -> list[list[int]]:
-    sizes = dict(db.session.execute(select(Receipt.id, Receipt.size).where(Receipt.id.in_(receipt_ids))).all())
+    sizes = dict(db.session.execute(select(Receipt.id, Receipt.size).where(among(Receipt.id, receipt_ids))).all())
     groups: list[list[int]] = [[]]
     held = 0
     for receipt_id in sorted(receipt_ids):
@@ -125,7 +126,7 @@ def _ingest(receipt_ids: list[int], accept: bool) -> dict[int, str]:
     """One transaction for ``receipt_ids`` (all of one tenant); raises on anything that is not the mail's fault."""
     outcomes = dict.fromkeys(receipt_ids, "skipped")
     receipts = list(db.session.scalars(select(Receipt).where(
-        Receipt.id.in_(receipt_ids), Receipt.status == ReceiptStatus.STORED).order_by(Receipt.id)))
+        among(Receipt.id, receipt_ids), Receipt.status == ReceiptStatus.STORED).order_by(Receipt.id)))
     if not receipts:
         db.session.rollback()
         return outcomes
@@ -287,7 +288,7 @@ def _claim(receipt_ids: list[int]) -> bool:
     that."""
     with db.session.no_autoflush:  # the receipts' own pending status changes must not satisfy the check
         claimed = db.session.execute(
-            update(Receipt).where(Receipt.id.in_(receipt_ids), Receipt.status == ReceiptStatus.STORED)
+            update(Receipt).where(among(Receipt.id, receipt_ids), Receipt.status == ReceiptStatus.STORED)
             .values(attempts=Receipt.attempts).execution_options(synchronize_session=False))
     return claimed.rowcount == len(receipt_ids)
 
@@ -305,7 +306,7 @@ def _existing_messages(tenant_id: int, keys: list[str]) -> dict[str, int]:
     if not keys:
         return {}
     return dict(db.session.execute(select(Message.dedupe_key, Message.id).where(
-        Message.tenant_id == tenant_id, Message.dedupe_key.in_(keys))).all())
+        Message.tenant_id == tenant_id, among(Message.dedupe_key, keys))).all())
 
 
 def _mark_duplicate(receipt: Receipt, existing: Message) -> None:

@@ -10,6 +10,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import func, select
 
+from app.bulk import among
 from app.extensions import db
 from app.mail.authres import dmarc_failed, read_authentication_results
 from app.mail.automatic import classify_automatic
@@ -71,7 +72,7 @@ class SenderRates:
             since = utcnow() - timedelta(hours=1)
             self.counts.update(dict(db.session.execute(
                 select(Message.from_address, func.count(Message.id)).where(
-                    Message.tenant_id == tenant.id, Message.from_address.in_(senders),
+                    Message.tenant_id == tenant.id, among(Message.from_address, senders),
                     Message.direction == Direction.INBOUND, Message.created_at >= since)
                 .group_by(Message.from_address)).all()))
 

@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from app.bulk import among
 from app.extensions import db
 from app.inbound.blobs import BlobStore
 from app.inbound.models import FolderCursor, Receipt
@@ -98,7 +99,7 @@ class _KnownHashes:
             return self._recorded & hashes
         return set(db.session.scalars(select(Receipt.sha256).where(
             Receipt.tenant_id == self.mailbox.tenant_id, Receipt.mailbox_id == self.mailbox.id,
-            Receipt.sha256.in_(hashes)))) if hashes else set()
+            among(Receipt.sha256, hashes)))) if hashes else set()
 
     def add(self, hashes: set[str]) -> None:
         if self._recorded is not None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.bulk import insert_ignoring_conflicts
+from app.bulk import among, insert_ignoring_conflicts
 from app.extensions import db
 from app.tickets.models import Contact, Message, Ticket, TicketEvent, TicketStatus
 from tenants.models import Tenant, utcnow
@@ -83,7 +83,7 @@ class Contacts:
         if not emails:
             return {}
         return {c.email: c for c in db.session.scalars(select(Contact).where(
-            Contact.tenant_id == self.tenant.id, Contact.email.in_(emails)))}
+            Contact.tenant_id == self.tenant.id, among(Contact.email, emails)))}
 
     def known(self, email: str) -> Contact | None:
         return self.by_email.get(email)

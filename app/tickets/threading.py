@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from app.bulk import among
 from app.extensions import db
 from app.mail.parse import Parsed
 from app.mail.threading_keys import find_ticket_references, normalize_subject, thread_index_root
@@ -69,12 +70,12 @@ class ThreadLookups:
         subjects = {key for parsed in batch if len(key := normalize_subject(parsed.subject)) >= 3}
         senders = {parsed.from_[1].lower()[:254] for parsed in batch if parsed.from_[1]}
         found_messages = _rows(select(Message.message_id, Message.id, Message.ticket_id).where(
-            Message.tenant_id == tenant.id, Message.message_id.in_(message_ids)).order_by(Message.id), message_ids)
+            Message.tenant_id == tenant.id, among(Message.message_id, message_ids)).order_by(Message.id), message_ids)
         found_roots = _rows(select(Message.thread_index_root, Message.ticket_id).where(
-            Message.tenant_id == tenant.id, Message.thread_index_root.in_(roots)).order_by(Message.id), roots)
+            Message.tenant_id == tenant.id, among(Message.thread_index_root, roots)).order_by(Message.id), roots)
         ticket_ids = {ticket_id for _mid, _id, ticket_id in found_messages} | {t for _root, t in found_roots}
         tickets = {t.id: t for t in db.session.scalars(select(Ticket).where(
-            Ticket.tenant_id == tenant.id, (Ticket.id.in_(ticket_ids)) | (Ticket.reference.in_(references))))} \
+            Ticket.tenant_id == tenant.id, among(Ticket.id, ticket_ids) | among(Ticket.reference, references)))} \
             if ticket_ids or references else {}
         for message_id, row_id, ticket_id in found_messages:  # ordered by id: the newest wins
             lookups.by_message_id[message_id] = (row_id, tickets[ticket_id])
@@ -84,7 +85,7 @@ class ThreadLookups:
         if subjects and senders:
             newest = _newest_by_subject(tenant, subjects, senders, lookups.since)
             known = {t.id: t for t in db.session.scalars(select(Ticket).where(
-                Ticket.tenant_id == tenant.id, Ticket.id.in_([i for i in newest.values() if i not in tickets])))}
+                Ticket.tenant_id == tenant.id, among(Ticket.id, [i for i in newest.values() if i not in tickets])))}
             for (email, subject), ticket_id in newest.items():
                 lookups.by_subject[subject].append((email, tickets.get(ticket_id) or known[ticket_id]))
         return lookups
@@ -144,7 +145,7 @@ def _newest_by_subject(tenant: Tenant, subjects: set[str], senders: set[str], si
     rows = db.session.execute(
         select(Contact.email, Ticket.normalized_subject, Ticket.id, Ticket.last_message_at)
         .join(Contact, Contact.id == Ticket.requester_id)
-        .where(Ticket.tenant_id == tenant.id, Ticket.normalized_subject.in_(subjects), Contact.email.in_(senders),
+        .where(Ticket.tenant_id == tenant.id, among(Ticket.normalized_subject, subjects), among(Contact.email, senders),
                Ticket.last_message_at >= since, Ticket.status != TicketStatus.CLOSED))
     newest: dict[tuple[str, str], tuple[datetime, int]] = {}
     for email, subject, ticket_id, last in rows:
