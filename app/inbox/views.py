@@ -33,3 +33,7 @@ def index():
 @bp.route("/<int:ticket_id>")
 def show(ticket_id: int):
     return render_template("inbox/show.html", view=services.ticket_view(g.tenant, ticket_id))
+
+
+# Routes of this blueprint kept in their own modules (they register on ``bp`` when imported).
+from app.inbox import action_views, message_views  # noqa: E402, F401

@@ -73,6 +73,11 @@ class Ticket(TenantScoped, db.Model):
         Index("ix_tickets_tenant_id_status_updated_at", "tenant_id", "status", "updated_at"),
         Index("ix_tickets_tenant_id_requester_id_normalized_subject", "tenant_id", "requester_id",
               "normalized_subject"),
+        # The inbox's list: newest activity first, within a status, a queue or an assignee (keyset pages).
+        Index("ix_tickets_tenant_id_last_message_at_id", "tenant_id", "last_message_at", "id"),
+        Index("ix_tickets_tenant_id_status_last_message_at", "tenant_id", "status", "last_message_at"),
+        Index("ix_tickets_tenant_id_queue_id_last_message_at", "tenant_id", "queue_id", "last_message_at"),
+        Index("ix_tickets_tenant_id_assignee_id_last_message_at", "tenant_id", "assignee_id", "last_message_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -93,6 +98,10 @@ class Ticket(TenantScoped, db.Model):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column()
+    # Bumped by every change agents should know of (a message, a note, a field): a form carries the version it was
+    # opened at, and a stale one makes the agent look at what changed before anything is overwritten.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"))
 
     requester: Mapped[Contact | None] = relationship()
     messages: Mapped[list[Message]] = relationship(back_populates="ticket", order_by="Message.id",
@@ -109,6 +118,8 @@ class Message(TenantScoped, db.Model):
         Index("ix_messages_tenant_id_message_id", "tenant_id", "message_id"),
         Index("ix_messages_tenant_id_thread_index_root", "tenant_id", "thread_index_root"),
         Index("ix_messages_tenant_id_from_address_created_at", "tenant_id", "from_address", "created_at"),
+        # ix_messages_search (PostgreSQL only): a GIN index on app.tickets.search.INDEXED_DOCUMENT, made by
+        # migration 0006; not declared here, as autogenerate cannot compare expression indexes.
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -140,6 +151,8 @@ class Message(TenantScoped, db.Model):
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     defects: Mapped[list] = mapped_column(JSON, default=list)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # An agent's reply: "queued" until the outbox sends it, then "sent" or "failed".
+    delivery_status: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
@@ -180,3 +193,15 @@ class TicketEvent(TenantScoped, db.Model):
     # Set as objects, so a batch's events can be written in the same flush as their (new) ticket and message.
     ticket: Mapped[Ticket] = relationship()
     message: Mapped[Message | None] = relationship()
+
+
+class TicketRead(TenantScoped, db.Model):
+    """When an agent last opened a ticket: newer activity makes it unread for them."""
+
+    __tablename__ = "ticket_reads"
+    __table_args__ = (UniqueConstraint("user_id", "ticket_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    read_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -126,6 +126,7 @@ def touch(ticket: Ticket, at: datetime | None = None) -> None:
     at = at or utcnow()
     ticket.updated_at = at
     ticket.last_message_at = at
+    ticket.version = (ticket.version or 1) + 1
 
 
 def reopen(ticket: Ticket, message, why: str, *, log=log_event) -> None:
