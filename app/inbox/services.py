@@ -28,6 +28,14 @@ class TicketRow:
     queue: str | None
 
 
+def ticket_by_reference(tenant: Tenant, reference: str) -> Ticket | None:
+    """The tenant's ticket with this reference ("ACME-12", "#ACME-12" or "[#ACME-12]"), any case."""
+    cleaned = (reference or "").strip().strip("[]").lstrip("#").upper()[:40]
+    if not cleaned:
+        return None
+    return db.session.scalar(Ticket.all(tenant).where(Ticket.reference == cleaned))
+
+
 def queue_names(tenant: Tenant) -> dict[int, str]:
     return {queue.id: queue.name for queue in db.session.scalars(Queue.all(tenant).order_by(Queue.name))}
 
@@ -64,6 +72,9 @@ class TicketView:
     linked: Ticket | None
     messages: list[MessageView] = field(default_factory=list)
     timeline: list[tuple[TicketEvent, str]] = field(default_factory=list)
+    assignee: str | None = None
+    other_tickets: list[Ticket] = field(default_factory=list)
+    actors: dict[int, str] = field(default_factory=dict)  # user id → name, for the timeline
 
 
 def ticket_view(tenant: Tenant, ticket_id: int) -> TicketView:
@@ -80,7 +91,24 @@ def ticket_view(tenant: Tenant, ticket_id: int) -> TicketView:
         ticket=ticket, requester=requester, vip=bool(requester) and is_vip(tenant, requester, requester.email),
         queue=names.get(ticket.queue_id) if ticket.queue_id else None, linked=linked,
         messages=[_message_view(m, evidence, context) for m in _messages(tenant, ticket)],
-        timeline=[(event, sentence(event, context)) for event in events])
+        timeline=[(event, sentence(event, context)) for event in events],
+        assignee=_name(ticket.assignee_id), other_tickets=_other_tickets(tenant, ticket),
+        actors={e.actor_id: _name(e.actor_id) for e in events if e.actor_id})
+
+
+def _name(user_id: int | None) -> str | None:
+    from app.auth.models import User
+
+    user = db.session.get(User, user_id) if user_id else None
+    return (user.name or user.email) if user else None
+
+
+def _other_tickets(tenant: Tenant, ticket: Ticket, limit: int = 10) -> list[Ticket]:
+    if ticket.requester_id is None:
+        return []
+    return list(db.session.scalars(Ticket.all(tenant).where(
+        Ticket.requester_id == ticket.requester_id, Ticket.id != ticket.id)
+        .order_by(Ticket.last_message_at.desc()).limit(limit)))
 
 
 def _messages(tenant: Tenant, ticket: Ticket) -> list[Message]:

@@ -122,7 +122,45 @@ def _linked_ticket_opened(d: dict, _c: Context) -> str:
              reference=d.get("ticket", ""))
 
 
+def _changed(d: dict, c: Context) -> str:
+    field, before, after = d.get("field"), d.get("from"), d.get("to")
+    if field == "assignee":
+        return _("Assigned to %(name)s.", name=d.get("name")) if after else _("Unassigned.")
+    if field == "status":
+        return _("Status changed from %(before)s to %(after)s.", before=label(STATUSES, before),
+                 after=label(STATUSES, after))
+    if field == "priority":
+        return _("Priority changed from %(before)s to %(after)s.", before=label(PRIORITIES, before),
+                 after=label(PRIORITIES, after))
+    if field == "queue":
+        return _("Moved from %(before)s to %(after)s.", before=c.queue(before), after=c.queue(after))
+    return _("%(field)s changed.", field=field)
+
+
+def _note_added(_d: dict, _c: Context) -> str:
+    return _("Added an internal note.")
+
+
+def _reply_queued(_d: dict, _c: Context) -> str:
+    return _("Replied to the requester (queued for sending).")
+
+
+def _split(d: dict, _c: Context, *, out: bool) -> str:
+    if out:
+        return _("A message was split off into ticket %(reference)s.", reference=d.get("ticket", ""))
+    return _("Split off from ticket %(reference)s.", reference=d.get("ticket", ""))
+
+
+def _merged(d: dict, _c: Context, *, into: bool) -> str:
+    if into:
+        return _("Merged into ticket %(reference)s.", reference=d.get("ticket", ""))
+    return _("Ticket %(reference)s was merged into this one.", reference=d.get("ticket", ""))
+
+
 _SENTENCES: dict[str, Callable[[dict, Context], str]] = {
+    "changed": _changed, "note_added": _note_added, "reply_queued": _reply_queued,
+    "split_out": lambda d, c: _split(d, c, out=True), "split_from": lambda d, c: _split(d, c, out=False),
+    "merged_into": lambda d, c: _merged(d, c, into=True), "merged_from": lambda d, c: _merged(d, c, into=False),
     "threaded": _threaded, "routed": _routed, "rule_matched": _rule_matched, "rule_error": _rule_error,
     "vip": _vip, "automatic": _automatic, "acknowledgement": _acknowledgement, "sender_flagged": _sender_flagged,
     "bounce": _bounce, "attachment_withheld": _attachment_withheld, "reopened": _reopened,
