@@ -36,4 +36,4 @@ def show(ticket_id: int):
 
 
 # Routes of this blueprint kept in their own modules (they register on ``bp`` when imported).
-from app.inbox import action_views, message_views  # noqa: E402, F401
+from app.inbox import action_views, live_views, message_views  # noqa: E402, F401

@@ -78,6 +78,7 @@ class Ticket(TenantScoped, db.Model):
         Index("ix_tickets_tenant_id_status_last_message_at", "tenant_id", "status", "last_message_at"),
         Index("ix_tickets_tenant_id_queue_id_last_message_at", "tenant_id", "queue_id", "last_message_at"),
         Index("ix_tickets_tenant_id_assignee_id_last_message_at", "tenant_id", "assignee_id", "last_message_at"),
+        Index("ix_tickets_tenant_id_updated_at", "tenant_id", "updated_at"),  # the inbox's "changed since" poll
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -30,6 +30,7 @@ def upgrade():
                               ['tenant_id', 'queue_id', 'last_message_at'])
         batch_op.create_index('ix_tickets_tenant_id_assignee_id_last_message_at',
                               ['tenant_id', 'assignee_id', 'last_message_at'])
+        batch_op.create_index('ix_tickets_tenant_id_updated_at', ['tenant_id', 'updated_at'])
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.add_column(sa.Column('delivery_status', sa.String(length=16), nullable=True))
     op.create_table('ticket_reads',
@@ -61,6 +62,7 @@ def downgrade():
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.drop_column('delivery_status')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
+        batch_op.drop_index('ix_tickets_tenant_id_updated_at')
         batch_op.drop_index('ix_tickets_tenant_id_assignee_id_last_message_at')
         batch_op.drop_index('ix_tickets_tenant_id_queue_id_last_message_at')
         batch_op.drop_index('ix_tickets_tenant_id_status_last_message_at')
