@@ -203,12 +203,14 @@ def sync_folder(client: IMAPClient, mailbox: Mailbox, folder: str, store: BlobSt
     cursor, reset, new = _cursor(mailbox, folder, uidvalidity)
     result = FolderSync(folder=folder, uidvalidity=uidvalidity, uidvalidity_reset=reset)
     last_uid = cursor.last_uid
-    starting_late = new and mailbox.import_since is not None
+    if new and mailbox.import_since is not None:
+        cursor.since_pending = True  # committed with the first chunk: a resumed sync keeps the date filter
+    starting_late = cursor.since_pending and mailbox.import_since is not None
     uidnext = int(info.get(b"UIDNEXT", 0))
     if b"HIGHESTMODSEQ" in info:  # CONDSTORE: kept so later issues can sync flag changes cheaply
         cursor.highestmodseq = int(info[b"HIGHESTMODSEQ"])
     if starting_late:
-        uids = sorted(client.search(["SINCE", mailbox.import_since.date()]))
+        uids = sorted(uid for uid in client.search(["SINCE", mailbox.import_since.date()]) if uid > last_uid)
     elif uidnext and uidnext - 1 <= last_uid and not reset:
         uids = []  # UIDs only grow: nothing arrived since the last sync, no SEARCH needed
     else:
@@ -217,6 +219,7 @@ def sync_folder(client: IMAPClient, mailbox: Mailbox, folder: str, store: BlobSt
     _fetch_and_store(client, mailbox, folder, uidvalidity, uids, store, result, cursor)
     if starting_late:  # what was there before import_since stays behind the cursor for good
         cursor.last_uid = max(cursor.last_uid, uidnext - 1)
+        cursor.since_pending = False
     db.session.commit()  # a new cursor or a UIDVALIDITY reset is worth keeping even without mail
     return result
 

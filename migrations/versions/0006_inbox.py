@@ -1,4 +1,4 @@
-"""agent inbox: ticket versions, merges, read markers, list indexes, full-text search
+"""agent inbox: ticket versions, merges, read markers, list indexes, full-text search; resumable import_since
 
 Revision ID: 0006
 Revises: 0005
@@ -33,6 +33,8 @@ def upgrade():
         batch_op.create_index('ix_tickets_tenant_id_updated_at', ['tenant_id', 'updated_at'])
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.add_column(sa.Column('delivery_status', sa.String(length=16), nullable=True))
+    with op.batch_alter_table('folder_cursors', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('since_pending', sa.Boolean(), server_default=sa.false(), nullable=False))
     op.create_table('ticket_reads',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -61,6 +63,8 @@ def downgrade():
     op.drop_table('ticket_reads')
     with op.batch_alter_table('messages', schema=None) as batch_op:
         batch_op.drop_column('delivery_status')
+    with op.batch_alter_table('folder_cursors', schema=None) as batch_op:
+        batch_op.drop_column('since_pending')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index('ix_tickets_tenant_id_updated_at')
         batch_op.drop_index('ix_tickets_tenant_id_assignee_id_last_message_at')

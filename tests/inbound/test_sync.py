@@ -239,3 +239,39 @@ def test_backfill_refuses_future_and_ancient_dates(app, db, imap_mailbox):
         with pytest.raises(FieldErrors) as error:
             start_backfill(mailbox, since)
         assert set(error.value.errors) == {"since"}
+
+
+def test_an_interrupted_first_sync_keeps_its_import_since_filter(app, db, imap_mailbox, dovecot, mail_user,
+                                                                  monkeypatch):
+    """An archive moved in gets new (higher) UIDs with its old arrival dates: a first sync cut short must not import
+    it when it resumes above its cursor."""
+    from datetime import UTC, datetime
+
+    from app.inbound import sync
+
+    def mail(name: str) -> bytes:
+        return f"Subject: {name}\r\nMessage-ID: <{name}@x.test>\r\nFrom: a@x.test\r\n\r\n{name}\r\n".encode()
+
+    dovecot.append(mail_user.email, mail("recent1"), date=datetime(2026, 11, 1, tzinfo=UTC))
+    dovecot.append(mail_user.email, mail("archived"), date=datetime(2026, 1, 5, tzinfo=UTC))
+    dovecot.append(mail_user.email, mail("recent2"), date=datetime(2026, 11, 2, tzinfo=UTC))
+    mailbox = imap_mailbox()
+    mailbox.import_since = datetime(2026, 6, 1, tzinfo=UTC)
+    db.session.commit()
+    monkeypatch.setattr(sync, "CHUNK", 1)
+    handed = []
+
+    def dies_after_the_first_chunk(mailbox, receipt_ids):
+        handed.append(receipt_ids)
+        raise RuntimeError("worker killed")  # after the chunk's commit, as a kill at that line would leave it
+
+    monkeypatch.setattr(sync, "hand_to_ingest", dies_after_the_first_chunk)
+    with pytest.raises(RuntimeError):
+        sync_mailbox(mailbox)
+    assert len(handed) == 1 and len(_receipts(db)) == 1
+    monkeypatch.undo()
+    sync_mailbox(db.session.get(type(mailbox), mailbox.id))
+    store = FileBlobStore(get_region("default").blob_root)
+    assert [b"Subject: recent" in store.get(r.sha256) for r in _receipts(db)] == [True, True]
+    cursor = db.session.scalar(select(FolderCursor))
+    assert cursor.since_pending is False

@@ -67,7 +67,8 @@ def test_bad_field_values_get_field_messages_not_a_crash(client, db, inbox, agen
         "fields-queue": "abc"})
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    for message in ("Choose an agent of this tenant.", "Choose a status from the list.", "Choose a queue from the list."):
+    for message in ("Choose an agent of this tenant.", "Choose a status from the list.",
+                    "Choose a queue from the list."):
         assert message in html
     db.session.refresh(ticket)
     assert ticket.assignee_id is None and ticket.status == TicketStatus.OPEN
@@ -182,7 +183,8 @@ def test_the_poll_answers_204_until_the_ticket_changes(client, db, inbox, agent)
     ticket = _ticket(inbox, message_id="<live1@client.test>")
     url = f"{BASE}/{ticket.id}/changes?version={ticket.version}"
     assert client.get(url).status_code == 204
-    inbox.deliver(make_mail(subject="Re: Printer jam", body="Any news?", headers={"In-Reply-To": "<live1@client.test>"}))
+    inbox.deliver(make_mail(subject="Re: Printer jam", body="Any news?",
+                            headers={"In-Reply-To": "<live1@client.test>"}))
     changed = client.get(url)
     assert changed.status_code == 200 and changed.headers["HX-Trigger"] == "ticket-changed"
     db.session.refresh(ticket)
