@@ -170,6 +170,7 @@ class _Clock:
 
 def _prepare(tenant: Tenant, receipt: Receipt, store, accept: bool) -> Prepared:
     item = Prepared(receipt)
+    accept = accept or receipt.accepted
     raw = store.get(receipt.sha256)
     item.parsed = parse_message(raw, limits=parse_limits(tenant))
     if not item.parsed.ok:

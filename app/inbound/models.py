@@ -66,3 +66,6 @@ class Receipt(TenantScoped, db.Model):
     quarantine_detail: Mapped[str | None] = mapped_column(String(500))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     processed_at: Mapped[datetime | None] = mapped_column()
+    # An admin released it from quarantine "as it is" (sender policies waived): kept here, not only in the replay
+    # job, so the reconciler's re-run of a lost job decides the same.
+    accepted: Mapped[bool] = mapped_column(default=False, server_default=sa_false())

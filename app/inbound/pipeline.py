@@ -37,6 +37,7 @@ def replay(tenant: Tenant, receipt_ids: list[int], *, accept: bool = False) -> l
         receipt.status = ReceiptStatus.STORED
         receipt.quarantine_reason = receipt.quarantine_detail = receipt.processed_at = None
         receipt.attempts = 0
+        receipt.accepted = receipt.accepted or accept
         receipt.received_at = utcnow()  # the reconciler's grace starts again: the replay job goes first
     db.session.commit()
     ids = [r.id for r in receipts]

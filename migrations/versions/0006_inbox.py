@@ -35,6 +35,8 @@ def upgrade():
         batch_op.add_column(sa.Column('delivery_status', sa.String(length=16), nullable=True))
     with op.batch_alter_table('folder_cursors', schema=None) as batch_op:
         batch_op.add_column(sa.Column('since_pending', sa.Boolean(), server_default=sa.false(), nullable=False))
+    with op.batch_alter_table('receipts', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('accepted', sa.Boolean(), server_default=sa.false(), nullable=False))
     op.create_table('ticket_reads',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -65,6 +67,8 @@ def downgrade():
         batch_op.drop_column('delivery_status')
     with op.batch_alter_table('folder_cursors', schema=None) as batch_op:
         batch_op.drop_column('since_pending')
+    with op.batch_alter_table('receipts', schema=None) as batch_op:
+        batch_op.drop_column('accepted')
     with op.batch_alter_table('tickets', schema=None) as batch_op:
         batch_op.drop_index('ix_tickets_tenant_id_updated_at')
         batch_op.drop_index('ix_tickets_tenant_id_assignee_id_last_message_at')

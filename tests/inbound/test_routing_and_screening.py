@@ -138,6 +138,20 @@ def test_dmarc_quarantine_policy_holds_the_mail_until_an_admin_accepts_it(db, in
     assert receipt.status == "ingested" and inbox.message_of(receipt).sender_flagged
 
 
+def test_an_accepted_replay_whose_job_was_lost_is_still_accepted_by_the_reconcilers_rerun(db, inbox):
+    from app.inbound.ingest import ingest_receipts
+    from app.inbound.pipeline import replay
+
+    inbox.tenant.trusted_authserv_ids = ["mx.acme.test"]
+    inbox.tenant.dmarc_policy = "quarantine"
+    db.session.commit()
+    receipt = inbox.deliver(make_mail(headers={"Authentication-Results": "mx.acme.test; dmarc=fail"}))
+    replay(inbox.tenant, [receipt.id], accept=True)  # its job is lost (worker killed): never run
+    ingest_receipts([receipt.id])  # the reconciler's re-run knows nothing of the job's arguments
+    db.session.refresh(receipt)
+    assert receipt.status == "ingested" and receipt.accepted
+
+
 def test_only_allowed_sender_domains_open_tickets_but_anyone_may_answer_one(db, inbox):
     inbox.tenant.allowed_sender_domains = ["client.test"]
     db.session.commit()
