@@ -143,9 +143,8 @@ def _ingest(receipt_ids: list[int], accept: bool) -> dict[int, str]:
     messages = _decide(batch, prepared, outcomes)
     clock.lap("decide_ms")
     batch.write()
-    if not _claim([p.receipt.id for p in prepared]):
+    if not _record(prepared, messages, outcomes):
         raise LostClaim()
-    _record(prepared, messages, outcomes)
     held = [(item.receipt.id, item.held.reason) for item in prepared if item.held is not None]
     db.session.commit()
     clock.lap("write_ms")
@@ -221,8 +220,9 @@ def _decide(batch: Batch, prepared: list[Prepared], outcomes: dict[int, str]) ->
     return messages
 
 
-def _record(prepared: list[Prepared], messages: dict, outcomes: dict[int, str]) -> None:
-    """Every receipt's outcome, in one statement (after the messages were written, so they have their ids)."""
+def _record(prepared: list[Prepared], messages: dict, outcomes: dict[int, str]) -> bool:
+    """Every receipt's outcome (after the messages were written, so they have their ids), if all of them are still
+    ``stored``: whether they were (else another worker decided one meanwhile, and the caller rolls back)."""
     rows = []
     for item in prepared:
         outcome, message = outcomes[item.receipt.id], messages.get(item.receipt.id)
@@ -231,10 +231,29 @@ def _record(prepared: list[Prepared], messages: dict, outcomes: dict[int, str]) 
             "r_message": message if isinstance(message, int) or message is None else message.id,
             "r_reason": item.held.reason[:40] if item.held else None,
             "r_detail": (item.held.detail or "")[:500] if item.held else None})
+    if db.session.get_bind().dialect.name == "postgresql":
+        columns = {key: [row[key] for row in rows] for key in rows[0]}
+        decided = db.session.execute(_DECIDE, {**columns, "now": utcnow()}).scalars().all()
+        return len(decided) == len(rows)
+    if not _claim([row["r_id"] for row in rows]):
+        return False
     table = Receipt.__table__
     db.session.execute(update(table).where(table.c.id == bindparam("r_id")).values(
         status=bindparam("r_status"), message_id=bindparam("r_message"), quarantine_reason=bindparam("r_reason"),
         quarantine_detail=bindparam("r_detail"), processed_at=utcnow()), rows)
+    return True
+
+
+# PostgreSQL: claim and record in one statement (one new row version per receipt, not two).
+_DECIDE = text("""
+    UPDATE receipts SET status = v.status, message_id = v.message_id, quarantine_reason = v.reason,
+                        quarantine_detail = v.detail, processed_at = :now
+    FROM unnest(CAST(:r_id AS INTEGER[]), CAST(:r_status AS VARCHAR[]), CAST(:r_message AS INTEGER[]),
+                CAST(:r_reason AS VARCHAR[]), CAST(:r_detail AS VARCHAR[]))
+         AS v (id, status, message_id, reason, detail)
+    WHERE receipts.id = v.id AND receipts.status = 'stored'
+    RETURNING receipts.id
+""").bindparams(bindparam("now", type_=Receipt.__table__.c.processed_at.type))
 
 
 _STATUS = {"ingested": ReceiptStatus.INGESTED, "duplicate": ReceiptStatus.DUPLICATE,

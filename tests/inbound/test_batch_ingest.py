@@ -79,13 +79,13 @@ def test_a_receipt_decided_elsewhere_meanwhile_is_not_written_twice(db, inbox, m
     import app.inbound.ingest as ingest
 
     claims: list[list[int]] = []
-    real = ingest._claim
+    real = ingest._record
 
-    def lost_first(receipt_ids):  # another worker decided one of them while this batch worked
-        claims.append(list(receipt_ids))
-        return False if len(claims) == 1 else real(receipt_ids)
+    def lost_first(prepared, messages, outcomes):  # another worker decided one of them while this batch worked
+        claims.append([item.receipt.id for item in prepared])
+        return False if len(claims) == 1 else real(prepared, messages, outcomes)
 
-    monkeypatch.setattr(ingest, "_claim", lost_first)
+    monkeypatch.setattr(ingest, "_record", lost_first)
     receipts = inbox.deliver_batch([make_mail(subject=s) for s in ("one", "two")])
     assert [r.status for r in receipts] == ["ingested", "ingested"]
     assert len(claims[0]) == 2 and claims[1:] == [[receipts[0].id], [receipts[1].id]]  # then one at a time
@@ -139,3 +139,21 @@ def test_a_batch_is_written_in_a_bounded_number_of_statements(db, inbox):
         statements = [s for s in statements if not s.startswith("INSERT")]
     # Not a few per mail: about one per kind of row and look-up.
     assert len(statements) <= 30, "\n".join(s.split("\n")[0][:90] for s in statements)
+
+
+
+def test_recording_outcomes_claims_only_receipts_still_stored(db, inbox):
+    """The one statement that records a batch's outcomes also claims its receipts: when one was decided by
+    another worker meanwhile, nothing of that receipt is overwritten and the caller learns it (and rolls back)."""
+    from app.inbound.ingest import Prepared, _record
+    from app.inbound.models import Receipt
+
+    decided = inbox.deliver(make_mail(subject="one"))
+    (stored,) = inbox.store([make_mail(subject="two")])
+    assert _record([Prepared(decided), Prepared(stored)], {}, {decided.id: "duplicate", stored.id: "duplicate"}) \
+        is False
+    db.session.rollback()
+    assert db.session.get(Receipt, decided.id).status == "ingested"
+    assert _record([Prepared(stored)], {}, {stored.id: "duplicate"}) is True
+    db.session.expire_all()
+    assert db.session.get(Receipt, stored.id).status == "duplicate"
