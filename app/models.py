@@ -8,6 +8,7 @@ from app.mailboxes.models import Mailbox, MailboxAlias
 from app.members.models import Invitation
 from app.oauth.models import OAuthApp, OAuthGrant, OperatorAlert
 from app.queues.models import Queue
+from app.replies.models import ReplyTemplate
 from app.routing.models import RoutingRule
 from app.tickets.models import Contact, Message, MessageAttachment, Ticket, TicketEvent
 from app.tokens.models import ApiToken
@@ -15,4 +16,5 @@ from tenants.models import Membership, Tenant
 
 __all__ = ["ApiToken", "AuditEvent", "ConnectionLog", "ConnectionTest", "Contact", "FolderCursor", "Invitation",
            "Mailbox", "MailboxAlias", "Membership", "Message", "MessageAttachment", "OAuthApp", "OAuthGrant",
-           "OperatorAlert", "Queue", "Receipt", "RoutingRule", "Tenant", "Ticket", "TicketEvent", "User"]
+           "OperatorAlert", "Queue", "Receipt", "ReplyTemplate", "RoutingRule", "Tenant", "Ticket", "TicketEvent",
+           "User"]

@@ -1,4 +1,4 @@
-"""agent inbox: ticket versions, merges, read markers, list indexes, full-text search; resumable import_since
+"""agent inbox: ticket versions, merges, read markers, list indexes, full-text search; resumable import_since; reply templates
 
 Revision ID: 0006
 Revises: 0005
@@ -52,6 +52,19 @@ def upgrade():
     with op.batch_alter_table('ticket_reads', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_ticket_reads_tenant_id'), ['tenant_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_ticket_reads_ticket_id'), ['ticket_id'], unique=False)
+    op.create_table('reply_templates',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('tenant_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_reply_templates_tenant_id_tenants'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reply_templates')),
+    sa.UniqueConstraint('tenant_id', 'name', name=op.f('uq_reply_templates_tenant_id_name'))
+    )
+    with op.batch_alter_table('reply_templates', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_reply_templates_tenant_id'), ['tenant_id'], unique=False)
     if op.get_bind().dialect.name == 'postgresql':
         op.execute(f"CREATE INDEX ix_messages_search ON messages USING gin (({_DOCUMENT}))")
 
@@ -59,6 +72,9 @@ def upgrade():
 def downgrade():
     if op.get_bind().dialect.name == 'postgresql':
         op.execute("DROP INDEX IF EXISTS ix_messages_search")
+    with op.batch_alter_table('reply_templates', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_reply_templates_tenant_id'))
+    op.drop_table('reply_templates')
     with op.batch_alter_table('ticket_reads', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ticket_reads_ticket_id'))
         batch_op.drop_index(batch_op.f('ix_ticket_reads_tenant_id'))
