@@ -9,4 +9,5 @@ BENCHMARKS: list[str] = [
     "initial_sync",
     "idle_latency",
     "polling",
+    "inbox_views",
 ]
