@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask
+from flask import Flask, Response
 from flask_talisman import Talisman
 
 CSP = {
@@ -21,6 +21,14 @@ CSP = {
 }
 
 
+def set_own_headers(response: Response, headers: dict[str, str]) -> Response:
+    """Give ``response`` headers of its own that the app-wide policy must not replace: a message frame needs a
+    stricter CSP than a page, and may be framed by our own pages; a download is sandboxed."""
+    response.headers.update(headers)
+    response.own_headers = headers  # type: ignore[attr-defined]  # read by _restore_own_headers
+    return response
+
+
 def _sign_in_origins(app: Flask) -> list[str]:
     """The OAuth providers' authorize origins: "Connect a mailbox" is a form whose answer redirects there."""
     from app.oauth.providers import GOOGLE, MICROSOFT
@@ -31,6 +39,12 @@ def _sign_in_origins(app: Flask) -> list[str]:
 
 def init_security(app: Flask) -> None:
     csp = {**CSP, "form-action": " ".join(["'self'", *_sign_in_origins(app)])}
+
+    @app.after_request  # registered before Talisman's hook, so it runs after it (Flask runs them in reverse)
+    def _restore_own_headers(response: Response) -> Response:
+        response.headers.update(getattr(response, "own_headers", {}))
+        return response
+
     # One Talisman per app: it keeps its policy on itself, so a shared instance would give every app the last one's.
     app.extensions["talisman"] = Talisman(
         app,
