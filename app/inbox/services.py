@@ -1,4 +1,4 @@
-"""The agent inbox: one page of tickets, and one ticket prepared for reading (thread, reasons, timeline)."""
+"""The agent inbox: one ticket prepared for reading (thread, reasons, timeline); the list is in ``listing``."""
 
 from __future__ import annotations
 
@@ -14,18 +14,10 @@ from app.inbox import labels
 from app.inbox.timeline import Context, sentence
 from app.queues.models import Queue
 from app.routing.services import is_vip
-from app.tickets.models import Contact, Message, Ticket, TicketEvent, TicketStatus
-from app.tickets.queries import ticket_query
+from app.tickets.models import Contact, Message, Ticket, TicketEvent
 from tenants.models import Tenant
 
-PER_PAGE = 50
 _BLOCK_ENDS = re.compile(r"<(?:br|/p|/div|/li|/tr|/h[1-6]|/blockquote)\b[^>]*>", re.IGNORECASE)
-
-
-@dataclass
-class TicketRow:
-    ticket: Ticket
-    queue: str | None
 
 
 def ticket_by_reference(tenant: Tenant, reference: str) -> Ticket | None:
@@ -37,20 +29,12 @@ def ticket_by_reference(tenant: Tenant, reference: str) -> Ticket | None:
 
 
 def queue_names(tenant: Tenant) -> dict[int, str]:
-    return {queue.id: queue.name for queue in db.session.scalars(Queue.all(tenant).order_by(Queue.name))}
+    """The tenant's queues by id, read once per request (a page names them in several places)."""
+    from flask import g
 
-
-def ticket_page(tenant: Tenant, *, status: str | None = None, queue_id: int | None = None, q: str | None = None,
-                page: int = 1) -> tuple[list[TicketRow], bool]:
-    """One page of tickets, latest activity first, and whether another page follows. An unknown status filters
-    nothing (it came from a hand-edited URL)."""
-    if status not in TicketStatus._value2member_map_:
-        status = None
-    query = ticket_query(tenant, status=status, queue_id=queue_id, q=q).options(selectinload(Ticket.requester))
-    tickets = list(db.session.scalars(query.limit(PER_PAGE + 1).offset((page - 1) * PER_PAGE)))
-    names = queue_names(tenant)
-    rows = [TicketRow(t, names.get(t.queue_id) if t.queue_id else None) for t in tickets[:PER_PAGE]]
-    return rows, len(tickets) > PER_PAGE
+    if "queue_names" not in g:
+        g.queue_names = {queue.id: queue.name for queue in db.session.scalars(Queue.all(tenant).order_by(Queue.name))}
+    return g.queue_names
 
 
 @dataclass
@@ -92,15 +76,19 @@ def ticket_view(tenant: Tenant, ticket_id: int) -> TicketView:
         queue=names.get(ticket.queue_id) if ticket.queue_id else None, linked=linked,
         messages=[_message_view(m, evidence, context) for m in _messages(tenant, ticket)],
         timeline=[(event, sentence(event, context)) for event in events],
-        assignee=_name(ticket.assignee_id), other_tickets=_other_tickets(tenant, ticket),
-        actors={e.actor_id: _name(e.actor_id) for e in events if e.actor_id})
+        assignee=member_names(tenant).get(ticket.assignee_id), other_tickets=_other_tickets(tenant, ticket),
+        actors=member_names(tenant))
 
 
-def _name(user_id: int | None) -> str | None:
-    from app.auth.models import User
+def member_names(tenant: Tenant) -> dict[int, str]:
+    """Every member's display name, read once per request (the page names assignee, actors and choices)."""
+    from flask import g
 
-    user = db.session.get(User, user_id) if user_id else None
-    return (user.name or user.email) if user else None
+    from app.tickets.actions import members
+
+    if "member_names" not in g:
+        g.member_names = {user.id: user.name or user.email for user in members(tenant)}
+    return g.member_names
 
 
 def _other_tickets(tenant: Tenant, ticket: Ticket, limit: int = 10) -> list[Ticket]:

@@ -30,8 +30,8 @@ def ticket_forms(ticket: Ticket) -> dict:
 
 def fill_choices(form, tenant: Tenant):
     if isinstance(form, TicketFieldsForm):
-        form.assignee.choices = [("", _("Unassigned"))] + [(str(u.id), u.name or u.email)
-                                                           for u in actions.members(tenant)]
+        agents = services.member_names(tenant)
+        form.assignee.choices = [("", _("Unassigned"))] + [(str(i), name) for i, name in agents.items()]
         form.status.choices = [(code, str(name)) for code, name in labels.STATUSES.items()]
         form.priority.choices = [(code, str(name)) for code, name in labels.PRIORITIES.items()]
         form.queue.choices = [("", _("No queue"))] + [(str(i), n) for i, n in services.queue_names(tenant).items()]
@@ -83,7 +83,7 @@ def collision(tenant: Tenant, ticket: Ticket, form, viewer: User) -> Collision |
     if getattr(form, "version", None) is None or form.version.data == ticket.version or form.confirm.data == "1":
         return None
     since = _opened_at(form.opened_at.data)
-    names = {u.id: u.name or u.email for u in actions.members(tenant)}
+    names = services.member_names(tenant)
     context = Context(services.queue_names(tenant))
     rows = []
     for change in actions.changes_since(tenant, ticket, since, viewer=viewer):

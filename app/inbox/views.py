@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from flask import g, render_template, request
+from flask import g, make_response, render_template, request
+from flask_login import current_user
 
 from app.extensions import htmx
-from app.inbox import services
+from app.inbox import listing, services
 from app.inbox.labels import PRIORITIES, STATUSES, WITHHELD, label
+from app.tickets import actions
 from tenants.resolver import tenant_blueprint
 
 bp = tenant_blueprint("inbox", __name__, "/inbox")
@@ -18,22 +20,29 @@ def _labels() -> dict:
 
 @bp.route("/")
 def index():
-    filters = {"status": request.args.get("status", "").strip()[:16], "queue": request.args.get("queue", type=int),
-               "q": request.args.get("q", "").strip()[:200]}
-    page = min(max(request.args.get("page", 1, type=int), 1), 10_000)
-    rows, has_next = services.ticket_page(g.tenant, status=filters["status"] or None, queue_id=filters["queue"],
-                                          q=filters["q"] or None, page=page)
-    context = {"rows": rows, "has_next": has_next, "page": page, "filters": {k: v for k, v in filters.items() if v},
-               "queues": services.queue_names(g.tenant)}
-    if htmx and not htmx.boosted and htmx.target == "tickets":  # the search box refreshes the list alone
-        return render_template("inbox/_tickets.html", **context)
-    return render_template("inbox/index.html", **context)
+    queues, agents = services.queue_names(g.tenant), actions.members(g.tenant)
+    filters = listing.read_filters(request.args, queues=queues, agents=agents)
+    after = request.args.get("after", "")[:500]
+    context = {"filters": filters, "queues": queues, "agents": agents, "sorts": listing.SORTS,
+               "priorities": PRIORITIES, "agent_names": {a.id: a.name or a.email for a in agents},
+               "listing": listing.ticket_list(g.tenant, current_user, filters, after=after or None, queues=queues),
+               "selection": listing.read_selection(request.args),
+               "page_args": {**filters.args(), **({"after": after} if after else {})}}
+    if htmx and not htmx.boosted and htmx.target == "tickets":  # filters, pages, live updates: the list alone
+        response = make_response(render_template("inbox/_list_update.html", **context))
+    else:
+        response = make_response(render_template("inbox/index.html", **context))
+    response.vary.add("HX-Request")
+    return response
 
 
 @bp.route("/<int:ticket_id>")
 def show(ticket_id: int):
-    return render_template("inbox/show.html", view=services.ticket_view(g.tenant, ticket_id))
+    view = services.ticket_view(g.tenant, ticket_id)
+    page = render_template("inbox/show.html", view=view)
+    listing.mark_read(g.tenant, view.ticket, current_user)  # after rendering: its commit expires what the page read
+    return page
 
 
 # Routes of this blueprint kept in their own modules (they register on ``bp`` when imported).
-from app.inbox import action_views, live_views, message_views  # noqa: E402, F401
+from app.inbox import action_views, bulk_views, live_views, message_views  # noqa: E402, F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db, value_enum
@@ -22,6 +22,11 @@ class TicketStatus(enum.StrEnum):
     PENDING = "pending"
     RESOLVED = "resolved"
     CLOSED = "closed"
+
+
+# The statuses agents work on: the inbox's default view, and the predicate of its partial index.
+ACTIVE_STATUSES = (TicketStatus.OPEN, TicketStatus.PENDING)
+ACTIVE_PREDICATE = "status IN ('open', 'pending')"
 
 
 class Priority(enum.StrEnum):
@@ -78,6 +83,11 @@ class Ticket(TenantScoped, db.Model):
         Index("ix_tickets_tenant_id_status_last_message_at", "tenant_id", "status", "last_message_at"),
         Index("ix_tickets_tenant_id_queue_id_last_message_at", "tenant_id", "queue_id", "last_message_at"),
         Index("ix_tickets_tenant_id_assignee_id_last_message_at", "tenant_id", "assignee_id", "last_message_at"),
+        # The default view (open and pending) and the priority view, read in index order at any page depth
+        # (migration 0007); a query must repeat ACTIVE_PREDICATE verbatim for the partial index to apply.
+        Index("ix_tickets_tenant_id_active_last_message_at_id", "tenant_id", "last_message_at", "id",
+              postgresql_where=text(ACTIVE_PREDICATE), sqlite_where=text(ACTIVE_PREDICATE)),
+        Index("ix_tickets_tenant_id_priority_last_message_at_id", "tenant_id", "priority", "last_message_at", "id"),
         Index("ix_tickets_tenant_id_updated_at", "tenant_id", "updated_at"),  # the inbox's "changed since" poll
     )
 

@@ -23,12 +23,17 @@ def ticket_query(tenant: Tenant, *, status: str | None = None, queue_id: int | N
     if queue_id is not None:
         query = query.where(Ticket.queue_id == queue_id)
     if q and q.strip():
-        escaped = q.strip()[:200].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        like = f"%{escaped}%"
+        like = like_pattern(q)
         requesters = select(Contact.id).where(Contact.tenant_id == tenant.id, Contact.email.ilike(like, escape="\\"))
         query = query.where(or_(Ticket.subject.ilike(like, escape="\\"), Ticket.reference.ilike(like, escape="\\"),
                                 Ticket.requester_id.in_(requesters)))
     return query.order_by(Ticket.last_message_at.desc(), Ticket.id.desc())
+
+
+def like_pattern(q: str) -> str:
+    """``%q%`` for ``LIKE … ESCAPE '\\'``: the user's ``%`` and ``_`` match themselves."""
+    escaped = q.strip()[:200].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def quarantine_query(tenant: Tenant, *, reason: str | None = None, mailbox_id: int | None = None) -> Select:
