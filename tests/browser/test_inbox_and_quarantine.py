@@ -41,7 +41,7 @@ def test_inbox_search_thread_reasons_and_quarantine_replay(page: Page, live_serv
 
     page.click("nav.sidebar >> text=Inbox")
     expect(page.locator("#tickets .ticket-row")).to_have_count(2)
-    page.fill("#q", "printer")  # the list refreshes itself, without a submit
+    page.fill("#q", "printer jam")  # the list refreshes itself, without a submit (every body says "printer")
     expect(page.locator("#tickets .ticket-row")).to_have_count(1)
     page.click(f"#ticket-{ticket_id} >> text=Printer jam")
     expect(page.locator(".thread-reason").nth(1)).to_have_text(
