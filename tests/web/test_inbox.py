@@ -14,13 +14,6 @@ from tests.fixtures.inbox import make_mail
 BASE = "/t/acme/inbox"
 
 
-@pytest.fixture
-def agent(inbox, add_member, login):
-    user = add_member(inbox.tenant, Role.AGENT, name="Agent Smith")
-    login(user)
-    return user
-
-
 def _ticket_of(inbox, raw: bytes):
     return inbox.message_of(inbox.deliver(raw)).ticket
 

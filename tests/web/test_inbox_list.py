@@ -19,13 +19,6 @@ T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def agent(inbox, add_member, login):
-    user = add_member(inbox.tenant, Role.AGENT, name="Agent Smith")
-    login(user)
-    return user
-
-
-@pytest.fixture
 def hr(db, inbox):
     from app.queues.models import Queue
 

@@ -24,13 +24,6 @@ NEWSLETTER = (f'<p>Hello <b>there</b></p><img src="{TRACKER}" width="1" height="
 
 
 @pytest.fixture
-def agent(inbox, add_member, login):
-    user = add_member(inbox.tenant, Role.AGENT)
-    login(user)
-    return user
-
-
-@pytest.fixture
 def admin(inbox, add_member, login):
     user = add_member(inbox.tenant, Role.ADMIN)
     login(user)

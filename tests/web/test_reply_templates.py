@@ -27,13 +27,6 @@ def admin(inbox, login):
     return inbox.tenant.owner
 
 
-@pytest.fixture
-def agent(inbox, add_member, login):
-    user = add_member(inbox.tenant, Role.AGENT, name="Agent Smith")
-    login(user)
-    return user
-
-
 def _template(tenant, name: str = "Greeting", body: str = GREETING) -> ReplyTemplate:
     return services.create_template(tenant, name=name, body=body)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from sqlalchemy import select
 
 from app.tickets.models import Direction, Message, Ticket, TicketEvent, TicketStatus
@@ -12,13 +11,6 @@ from tenants.models import Role
 from tests.fixtures.inbox import make_mail
 
 BASE = "/t/acme/inbox"
-
-
-@pytest.fixture
-def agent(inbox, add_member, login):
-    user = add_member(inbox.tenant, Role.AGENT, name="Agent Smith")
-    login(user)
-    return user
 
 
 def _ticket(inbox, **mail):
