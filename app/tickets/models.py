@@ -129,8 +129,8 @@ class Message(TenantScoped, db.Model):
         Index("ix_messages_tenant_id_message_id", "tenant_id", "message_id"),
         Index("ix_messages_tenant_id_thread_index_root", "tenant_id", "thread_index_root"),
         Index("ix_messages_tenant_id_from_address_created_at", "tenant_id", "from_address", "created_at"),
-        # ix_messages_search (PostgreSQL only): a GIN index on app.tickets.search.INDEXED_DOCUMENT, made by
-        # migration 0006; not declared here, as autogenerate cannot compare expression indexes.
+        # PostgreSQL only, made by migration 0008 and not declared here (see app/tickets/search.py): the generated
+        # column search_words and its GIN index ix_messages_search.
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -96,38 +96,44 @@ def _second_pixel_mail(reference: str) -> bytes:
     return bytes(message)
 
 
-@pytest.fixture
-def watched(browser, live_server, hostile):
-    """A signed-in page whose every request, dialog, console line and popup is recorded; requests for any other
-    host than the live server are recorded and aborted before they reach the network."""
+@pytest.fixture(scope="module")
+def _watched_page(browser, live_server, hostile):
+    """One signed-in page for the whole corpus (a log-in per case cost a second each); every request for a host
+    other than the live server is recorded and aborted before it reaches the network."""
     context = browser.new_context(base_url=live_server.url, locale="en-US")
     own = urlsplit(live_server.url).netloc
-    watch = Watch(own)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.watch = Watch(own)
 
     def route(route):
-        watch.routed.append(route.request.url)
+        page.watch.routed.append(route.request.url)
         if urlsplit(route.request.url).netloc == own:
             route.continue_()
         else:
             route.abort()
 
     context.route("**/*", route)
-    context.on("request", lambda request: watch.requests.append(request))
-    context.on("page", lambda popup: watch.popups.append(popup.url))
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    page.on("dialog", lambda dialog: (watch.dialogs.append(dialog.message), dialog.dismiss()))
-    page.on("console", lambda message: watch.console.append(f"{message.type}: {message.text}"))
-    page.on("pageerror", lambda error: watch.console.append(f"pageerror: {error}"))
+    context.on("request", lambda request: page.watch.requests.append(request))
+    context.on("page", lambda popup: page.watch.popups.append(popup.url))
+    page.on("dialog", lambda dialog: (page.watch.dialogs.append(dialog.message), dialog.dismiss()))
+    page.on("console", lambda message: page.watch.console.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: page.watch.console.append(f"pageerror: {error}"))
     page.goto("/login")
     page.fill("input[name=email]", hostile.email)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"**/t/{hostile.slug}/")
-    watch.popups.clear()  # the context's first page is no popup
-    page.watch = watch
     yield page
     context.close()
+
+
+@pytest.fixture
+def watched(_watched_page):
+    """The shared page with a fresh record: every request, dialog, console line and popup of this case only."""
+    _watched_page.goto("about:blank")
+    _watched_page.watch = Watch(_watched_page.watch.own)
+    return _watched_page
 
 
 def _open(page: Page, hostile: Seeded, attack: str) -> tuple[Frame, str]:
@@ -161,8 +167,8 @@ REFUSED = "chrome-error://chromewebdata/"  # where Chromium leaves a frame whose
 
 
 def _assert_nothing_ran_or_left(page: Page, frame: Frame, frame_url: str, page_url: str, *,
-                                refused_ok: bool = False) -> None:
-    page.wait_for_timeout(1_500)  # a meta refresh of 0-1 s, late loads, a delayed script
+                                refused_ok: bool = False, settle_ms: int = 1_500) -> None:
+    page.wait_for_timeout(settle_ms)  # a meta refresh of 0-1 s, late loads, a delayed script
     watch: Watch = page.watch
     assert watch.dialogs == []
     # Only a script that ran logs at level "log"; the browser's refusals (errors) may quote the payload.
@@ -182,7 +188,8 @@ def test_hostile_mail_as_delivered_is_inert_and_silent(watched: Page, hostile, a
     frame_url = frame.url
     assert "images=1" not in frame_url
     _poke(frame)
-    _assert_nothing_ran_or_left(watched, frame, frame_url, page_url)
+    # A short settle: the element count below proves no script, meta refresh or other delayed trigger is left.
+    _assert_nothing_ran_or_left(watched, frame, frame_url, page_url, settle_ms=300)
     # Sanitized twice: not even an attempt at another host (a CSP refusal would still show in this log).
     assert [r.url for r in watched.watch.foreign()] == []
     assert frame.evaluate("document.querySelectorAll('script, form, iframe, object, embed, meta[http-equiv], base, "
