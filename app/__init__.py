@@ -67,10 +67,12 @@ def _register_blueprints(app: Flask) -> None:
     from app.auth.views import bp as auth_bp
     from app.cli import init_cli
     from app.connections.messages import describe, step_label
+    from app.dlp.views import bp as dlp_bp
     from app.inbox.views import bp as inbox_bp
     from app.mailboxes.views import bp as mailboxes_bp
     from app.members.views import bp as members_bp
     from app.members.views import public as invitations_bp
+    from app.notify.views import bp as notifications_bp
     from app.oauth.views import bp as oauth_connect_bp
     from app.oauth.views import public as oauth_bp
     from app.ops.views import bp as ops_bp
@@ -84,7 +86,7 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in (auth_bp, ops_bp, portal_bp, members_bp, invitations_bp, settings_bp, mailboxes_bp,
                       oauth_connect_bp, oauth_bp, queues_bp, audit_bp, inbox_bp, quarantine_bp,
-                      rules_bp, reply_templates_bp):
+                      rules_bp, reply_templates_bp, notifications_bp, dlp_bp):
         app.register_blueprint(blueprint)
     app.context_processor(nav_context)
     app.jinja_env.globals.update(step_label=step_label, describe_step=describe)

@@ -7,6 +7,7 @@ from app.inbound.models import FolderCursor, Receipt
 from app.mailboxes.models import Mailbox, MailboxAlias
 from app.members.models import Invitation
 from app.oauth.models import OAuthApp, OAuthGrant, OperatorAlert
+from app.outbound.models import DeliveryAttempt, OutgoingMail
 from app.queues.models import Queue
 from app.replies.models import ReplyTemplate
 from app.routing.models import RoutingRule
@@ -14,7 +15,7 @@ from app.tickets.models import Contact, Message, MessageAttachment, Ticket, Tick
 from app.tokens.models import ApiToken
 from tenants.models import Membership, Tenant
 
-__all__ = ["ApiToken", "AuditEvent", "ConnectionLog", "ConnectionTest", "Contact", "FolderCursor", "Invitation",
-           "Mailbox", "MailboxAlias", "Membership", "Message", "MessageAttachment", "OAuthApp", "OAuthGrant",
-           "OperatorAlert", "Queue", "Receipt", "ReplyTemplate", "RoutingRule", "Tenant", "Ticket", "TicketEvent",
-           "User"]
+__all__ = ["ApiToken", "AuditEvent", "ConnectionLog", "ConnectionTest", "Contact", "DeliveryAttempt", "FolderCursor",
+           "Invitation", "Mailbox", "MailboxAlias", "Membership", "Message", "MessageAttachment", "OAuthApp",
+           "OAuthGrant", "OperatorAlert", "OutgoingMail", "Queue", "Receipt", "ReplyTemplate", "RoutingRule", "Tenant",
+           "Ticket", "TicketEvent", "User"]

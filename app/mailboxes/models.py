@@ -89,6 +89,9 @@ class Mailbox(TenantScoped, db.Model):
     outbound_password: Mapped[str | None] = mapped_column(EncryptedText)
     from_name: Mapped[str | None] = mapped_column(String(120))
     reply_to: Mapped[str | None] = mapped_column(String(254))
+    signature: Mapped[str] = mapped_column(Text, default="")  # appended to replies and notifications
+    disclaimer: Mapped[str] = mapped_column(Text, default="")  # appended below the signature
+    sent_folder: Mapped[str | None] = mapped_column(String(255))  # IMAP folder for a copy of sent mail, if any
 
     failure_streak: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_category: Mapped[str | None] = mapped_column(String(40))

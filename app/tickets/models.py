@@ -68,6 +68,10 @@ class Contact(TenantScoped, db.Model):
     name: Mapped[str] = mapped_column(String(200), default="")
     vip: Mapped[bool] = mapped_column(default=False)
     bouncing: Mapped[bool] = mapped_column(default=False)
+    bounce_reason: Mapped[str | None] = mapped_column(Text)
+    locale: Mapped[str | None] = mapped_column(String(10))  # set by an agent, else detected from their mail
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    notifications_opt_out: Mapped[bool] = mapped_column(default=False)  # non-essential notifications only
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

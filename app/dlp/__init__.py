@@ -1,0 +1,1 @@
+"""Data-loss prevention: tenant rules that block or redact outgoing mail (card numbers, IBANs, passwords, regexes)."""
