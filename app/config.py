@@ -133,6 +133,25 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "INGEST_BATCH": _int(env, "INGEST_BATCH", 200),
         "INGEST_MAX_ATTEMPTS": _int(env, "INGEST_MAX_ATTEMPTS", 3),
         "INGEST_GRACE": _int(env, "INGEST_GRACE", 120),
+        **_outbound_settings(env),
         **_oauth_settings(env),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_REQUEST_BYTES", 2 * 1024 * 1024),
+    }
+
+
+def _outbound_settings(env: Mapping[str, str]) -> dict:
+    """The outbox: when to retry (seconds after each failed attempt; one attempt more than there are delays), how
+    many mails one connection sends, the throttles, and how long rapid changes are gathered into one notification."""
+    schedule = _str(env, "OUTBOUND_RETRY_SCHEDULE", "60,300,900,3600,14400")
+    try:
+        delays = [int(part) for part in schedule.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"POSTROOM_OUTBOUND_RETRY_SCHEDULE: comma-separated seconds, not {schedule!r}") from None
+    return {
+        "OUTBOUND_RETRY_SCHEDULE": delays,
+        "OUTBOUND_BATCH": _int(env, "OUTBOUND_BATCH", 200),
+        "OUTBOUND_RATE_PER_MINUTE": _int(env, "OUTBOUND_RATE_PER_MINUTE", 600),  # per mailbox; 0: no limit
+        "OUTBOUND_AUTO_PER_RECIPIENT_HOUR": _int(env, "OUTBOUND_AUTO_PER_RECIPIENT_HOUR", 5),
+        "OUTBOUND_NOTIFY_DELAY": _int(env, "OUTBOUND_NOTIFY_DELAY", 10),
+        "OUTBOUND_CLAIM_TIMEOUT": _int(env, "OUTBOUND_CLAIM_TIMEOUT", 300),
     }

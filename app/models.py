@@ -3,9 +3,11 @@
 from app.audit.models import AuditEvent
 from app.auth.models import User
 from app.connections.models import ConnectionLog, ConnectionTest
+from app.dlp.models import DlpRule
 from app.inbound.models import FolderCursor, Receipt
 from app.mailboxes.models import Mailbox, MailboxAlias
 from app.members.models import Invitation
+from app.notify.models import NotificationTemplate
 from app.oauth.models import OAuthApp, OAuthGrant, OperatorAlert
 from app.outbound.models import DeliveryAttempt, OutgoingMail
 from app.queues.models import Queue
@@ -15,7 +17,9 @@ from app.tickets.models import Contact, Message, MessageAttachment, Ticket, Tick
 from app.tokens.models import ApiToken
 from tenants.models import Membership, Tenant
 
-__all__ = ["ApiToken", "AuditEvent", "ConnectionLog", "ConnectionTest", "Contact", "DeliveryAttempt", "FolderCursor",
-           "Invitation", "Mailbox", "MailboxAlias", "Membership", "Message", "MessageAttachment", "OAuthApp",
+__all__ = ["ApiToken", "AuditEvent", "ConnectionLog", "ConnectionTest", "Contact", "DeliveryAttempt", "DlpRule",
+           "FolderCursor",
+           "Invitation", "Mailbox", "MailboxAlias", "Membership", "Message", "MessageAttachment",
+           "NotificationTemplate", "OAuthApp",
            "OAuthGrant", "OperatorAlert", "OutgoingMail", "Queue", "Receipt", "ReplyTemplate", "RoutingRule", "Tenant",
            "Ticket", "TicketEvent", "User"]

@@ -55,23 +55,23 @@ def _check_plaintext_policy(mailbox: Mailbox) -> None:
         raise PolicyRefused("unencrypted connections are switched off for this organization")
 
 
-def endpoints(mailbox: Mailbox) -> list[tuple[str, Endpoint]]:
+def endpoints(mailbox: Mailbox, *, inbound: bool = True) -> list[tuple[str, Endpoint]]:
     """What a connection test checks: the inbound server, then the outbound one (own server or region relay).
 
     For OAuth mailboxes this fetches a valid access token first, which may raise ``GrantUnusable`` or a transient
-    ``OAuthFailure``.
+    ``OAuthFailure``. ``inbound=False``: the outbound one only (delivery).
     """
-    timeout = current_app.config["CONNECT_TIMEOUT"]
-    allow_private = current_app.config["ALLOW_PRIVATE_HOSTS"]
-    common = {"timeout": timeout, "allow_private": allow_private, "ca_pem": mailbox.ca_pem or None}
+    common = _common(mailbox)
     _check_plaintext_policy(mailbox)
     token = _oauth_token(mailbox)
     secret = {"oauth_token": token} if token else {}
-    found = [("inbound", Endpoint(
-        protocol=mailbox.inbound_protocol.value, host=mailbox.inbound_host, port=mailbox.inbound_port,
-        security=mailbox.inbound_security.value, username=mailbox.inbound_username,
-        password=None if token else mailbox.inbound_password, folder=(mailbox.folders or ["INBOX"])[0],
-        **secret, **common))]
+    found = []
+    if inbound:
+        found.append(("inbound", Endpoint(
+            protocol=mailbox.inbound_protocol.value, host=mailbox.inbound_host, port=mailbox.inbound_port,
+            security=mailbox.inbound_security.value, username=mailbox.inbound_username,
+            password=None if token else mailbox.inbound_password, folder=(mailbox.folders or ["INBOX"])[0],
+            **secret, **common)))
     if mailbox.outbound_mode == OutboundMode.OWN and mailbox.outbound_host:
         found.append(("outbound", Endpoint(
             protocol="smtp", host=mailbox.outbound_host, port=mailbox.outbound_port or 587,
@@ -79,13 +79,25 @@ def endpoints(mailbox: Mailbox) -> list[tuple[str, Endpoint]]:
             username=mailbox.outbound_username or "", password=None if token else mailbox.outbound_password,
             **secret, **common)))
     elif mailbox.outbound_mode == OutboundMode.RELAY:
-        tenant = db.session.get(Tenant, mailbox.tenant_id)
-        relay = get_region(tenant.region).smtp_relay
-        # The relay is the operator's own (often internal) server, not tenant input: the SSRF guard does not apply.
-        found.append(("outbound", Endpoint(protocol="smtp", host=relay["host"], port=int(relay.get("port", 587)),
-                                           security=relay.get("security", "starttls"),
-                                           **{**common, "allow_private": True})))
+        found.append(("outbound", relay_endpoint(db.session.get(Tenant, mailbox.tenant_id), ca_pem=mailbox.ca_pem)))
     return found
+
+
+def relay_endpoint(tenant: Tenant, *, ca_pem: str | None = None) -> Endpoint:
+    """The region's relay (``smtp_relay`` of ``POSTROOM_REGIONS``: host, port, security, username, password,
+    ca_pem). It is the operator's own (often internal) server, not tenant input: the SSRF guard does not apply."""
+    relay = get_region(tenant.region).smtp_relay
+    if not relay.get("host"):
+        raise RuntimeError(f"region {tenant.region!r} has no SMTP relay")
+    return Endpoint(protocol="smtp", host=relay["host"], port=int(relay.get("port", 587)),
+                    security=relay.get("security", "starttls"), username=relay.get("username", ""),
+                    password=relay.get("password"), timeout=current_app.config["CONNECT_TIMEOUT"],
+                    ca_pem=relay.get("ca_pem") or ca_pem or None, allow_private=True)
+
+
+def _common(mailbox: Mailbox) -> dict:
+    return {"timeout": current_app.config["CONNECT_TIMEOUT"], "ca_pem": mailbox.ca_pem or None,
+            "allow_private": current_app.config["ALLOW_PRIVATE_HOSTS"]}
 
 
 def _step_json(direction: str, result: StepResult) -> dict:

@@ -8,6 +8,8 @@ caller writes the whole batch in one flush.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import update
 
 from app.extensions import db
@@ -16,7 +18,7 @@ from app.inbound.models import Receipt
 from app.inbound.screening import Screening, withheld_reason
 from app.mail.parse import Parsed
 from app.mail.threading_keys import normalize_subject, thread_index_root
-from app.mailboxes.models import Mailbox
+from app.mailboxes.models import Mailbox, OutboundMode
 from app.routing.services import route_new_ticket
 from app.tickets.models import Contact, Direction, ThreadReason, Ticket, TicketStatus
 from app.tickets.services import open_ticket, reopen, touch
@@ -155,6 +157,9 @@ def _note_bounce(tenant: Tenant, screening: Screening) -> None:
     if failed:  # only contacts we know; creating rows here, after the ticket-number lock, could deadlock
         db.session.execute(update(Contact).where(Contact.tenant_id == tenant.id, Contact.email.in_(failed))
                            .values(bouncing=True).execution_options(synchronize_session="fetch"))
+    from app.outbound.failures import record_bounce
+
+    record_bounce(tenant, screening.bounce)  # one of our mails bounced: it says so, with the server's words
 
 
 def _acknowledgement(batch: Batch, ticket: Ticket, message: NewMessage, requester: Contact | None, *,
@@ -173,5 +178,24 @@ def _acknowledgement(batch: Batch, ticket: Ticket, message: NewMessage, requeste
         reason = "sender_unverified"  # DMARC failed: the address may be forged, and we would mail a bystander
     elif batch.rates.over(requester.email):
         reason = "sender_rate_limited"
+    elif not _mailbox_sends(batch, ticket):
+        reason = "mailbox_receive_only"
+    elif _old(message.row.get("sent_at")):
+        reason = "old_mail"  # an import of last month's mail must not answer it today
     message.row["acknowledge"] = reason is None
     batch.log(ticket, "acknowledgement", {"due": reason is None, "suppressed": reason}, message=message)
+
+
+ACKNOWLEDGE_MAX_AGE = timedelta(days=1)
+
+
+def _mailbox_sends(batch: Batch, ticket: Ticket) -> bool:
+    mailbox = batch.mailbox(ticket.mailbox_id) if ticket.mailbox_id else None
+    return mailbox is not None and mailbox.outbound_mode != OutboundMode.NONE
+
+
+def _old(sent_at: datetime | None) -> bool:
+    if sent_at is None:
+        return False
+    aware = sent_at if sent_at.tzinfo else sent_at.replace(tzinfo=UTC)
+    return aware < utcnow() - ACKNOWLEDGE_MAX_AGE

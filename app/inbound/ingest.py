@@ -30,6 +30,7 @@ from app.inbound.blobs import store_for_region
 from app.inbound.models import Receipt, ReceiptStatus
 from app.inbound.screening import Screening, SenderRates, parse_limits, screen, sender_may_open_tickets
 from app.mail.parse import Parsed, parse_message
+from app.outbound.inbound_notices import queue_for_batch
 from app.routing.services import routing_snapshot
 from app.tickets.models import Message
 from app.tickets.services import Contacts, TicketNumbers
@@ -143,6 +144,7 @@ def _ingest(receipt_ids: list[int], accept: bool) -> dict[int, str]:
     messages = _decide(batch, prepared, outcomes)
     clock.lap("decide_ms")
     batch.write()
+    queue_for_batch(batch)
     if not _record(prepared, messages, outcomes):
         raise LostClaim()
     held = [(item.receipt.id, item.held.reason) for item in prepared if item.held is not None]

@@ -36,8 +36,10 @@ def parse_limits(tenant: Tenant) -> Limits:
 
 
 def screen(tenant: Tenant, raw: bytes, parsed: Parsed) -> Screening:
+    from app.outbound.message_ids import is_ours
+
     own = (current_app.config["MESSAGE_ID_DOMAIN"],)
-    result = Screening(automatic_reason=classify_automatic(parsed, own_domains=own))
+    result = Screening(automatic_reason=classify_automatic(parsed, own_domains=own, is_own=is_ours))
     if result.automatic_reason in ("dsn", "mailer_daemon") or _looks_like_report(parsed):
         result.bounce = parse_bounce(raw, parsed)
     result.authenticity = read_authentication_results(parsed.loop_headers.get("Authentication-Results", []),

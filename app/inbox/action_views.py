@@ -79,7 +79,14 @@ def reply(ticket_id: int):
         return _page(ticket, 422, reply=form)
     if _stale(ticket, form):
         return _page(ticket, 409, reply=form)
-    actions.queue_reply(g.tenant, ticket, form.body.data.strip(), actor=current_user)
+    try:
+        message = actions.queue_reply(g.tenant, ticket, form.body.data.strip(), actor=current_user)
+    except actions.ReplyBlocked as blocked:
+        db.session.rollback()
+        form.body.errors = [*form.body.errors, blocked.message]
+        return _page(Ticket.get_by_id_and_tenant(ticket_id, g.tenant), 422, reply=form)
+    if message.delivery_status == "not_sent":
+        return _done(ticket, _("Reply kept on the ticket but not sent: the ticket's mailbox does not send mail."))
     return _done(ticket, _("Reply queued: it is sent from the ticket's mailbox."))
 
 

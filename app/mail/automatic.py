@@ -3,9 +3,10 @@
 ``classify_automatic`` returns the first reason that applies, checked in this order (strongest evidence first, so
 the reason recorded is the most telling one):
 
-1. ``own_message_id``: the Message-ID was minted under one of our own domains, so our outgoing mail came back
-   (a forwarding rule or an auto-reply that kept our Message-ID). Only the message's own Message-ID counts: a
-   customer's reply legitimately carries our ids in In-Reply-To and References.
+1. ``own_message_id``: the Message-ID was minted by us (under one of our own domains, or recognised by
+   ``is_own``), so our outgoing mail came back (a forwarding rule or an auto-reply that kept our Message-ID), or it
+   still carries our loop header (``X-Postroom-Loop``). Only the message's own Message-ID counts: a customer's reply
+   legitimately carries our ids in In-Reply-To and References.
 2. ``dsn``: a ``multipart/report`` (RFC 6522: delivery status notifications, but also read receipts and abuse
    reports, all machine-made), or a report's ``text/rfc822-headers`` part among the attachments.
 3. ``mailer_daemon``: From ``mailer-daemon@`` or ``postmaster@``, the senders of bounces that are not RFC 3464.
@@ -31,7 +32,7 @@ sends, so they are ignored, as is ``None``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from app.mail.parse import Parsed
 
@@ -50,10 +51,11 @@ _SUPPRESS_REPLIES = frozenset({"all", "oof", "autoreply"})
 _COMMENT = re.compile(r"\([^()]*\)")
 
 
-def classify_automatic(parsed: Parsed, *, own_domains: Iterable[str] = ()) -> str | None:
+def classify_automatic(parsed: Parsed, *, own_domains: Iterable[str] = (),
+                       is_own: Callable[[str], bool] | None = None) -> str | None:
     """The reason ``parsed`` is automatic (one of ``REASONS``), or None for a person's mail. Never raises."""
     domains = {_domain_key(domain) for domain in own_domains if domain}
-    return (_own_message_id(parsed, domains)
+    return (_own_message_id(parsed, domains, is_own)
             or _report(parsed)
             or _mailer_daemon(parsed)
             or _auto_submitted(parsed)
@@ -81,8 +83,10 @@ def _domain_key(domain: str) -> str:
     return domain.strip().rstrip(".").casefold()
 
 
-def _own_message_id(parsed: Parsed, domains: set[str]) -> str | None:
+def _own_message_id(parsed: Parsed, domains: set[str], is_own: Callable[[str], bool] | None) -> str | None:
     message_id = parsed.message_id or ""
+    if any(value.strip() for value in _values(parsed, "X-Postroom-Loop")) or (is_own and is_own(message_id)):
+        return "own_message_id"
     if not domains or "@" not in message_id:
         return None
     return "own_message_id" if _domain_key(message_id.rsplit("@", 1)[1]) in domains else None

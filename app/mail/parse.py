@@ -37,7 +37,8 @@ from app.mail.parse_prescan import Limits, Quarantine, prescan
 __all__ = ["LOOP_HEADERS", "Attachment", "Limits", "Parsed", "parse_message"]
 
 LOOP_HEADERS = ("Auto-Submitted", "X-Autoreply", "X-Autorespond", "Precedence", "List-Id",
-                "X-Auto-Response-Suppress", "Thread-Index", "Delivered-To", "X-Original-To", "Authentication-Results")
+                "X-Auto-Response-Suppress", "Thread-Index", "Delivered-To", "X-Original-To", "Authentication-Results",
+                "X-Postroom-Loop")
 _LOOP_CANONICAL = {name.lower(): name for name in LOOP_HEADERS}
 MAX_DISPLAY_VALUE = 998
 T = TypeVar("T")

@@ -36,6 +36,7 @@ class OutgoingMail(TenantScoped, db.Model):
     __tablename__ = "outgoing_mails"
     __table_args__ = (
         UniqueConstraint("tenant_id", "rfc_message_id"),
+        UniqueConstraint("message_id", "event"),  # one acknowledgement (or reply) per message, whatever re-runs
         # At most one pending notification per key: rapid ticket changes update it instead of adding mail.
         Index("ix_outgoing_mails_pending_key", "tenant_id", "dedupe_key", unique=True,
               postgresql_where=text("status = 'queued' AND dedupe_key IS NOT NULL"),

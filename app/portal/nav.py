@@ -32,6 +32,7 @@ SECTIONS = (
     Section(_l("Queues"), "queues.index", Role.ADMIN),
     Section(_l("Rules"), "rules.index", Role.ADMIN),
     Section(_l("Templates"), "templates.index", Role.ADMIN),
+    Section(_l("Data protection"), "dlp.index", Role.ADMIN),
     Section(_l("Webhooks"), "webhooks.index", Role.ADMIN),
     Section(_l("Health"), "health.index"),
     Section(_l("Audit"), "audit.index", Role.ADMIN),

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from app.audit.services import record
 from app.auth.models import User
 from app.extensions import db
+from app.outbound import notifications
 from app.tickets.models import Direction, Message, Priority, Ticket, TicketEvent, TicketStatus
 from app.tickets.services import TicketNumbers, log_event, open_ticket
 from tenants.models import Membership, Tenant, utcnow
@@ -70,20 +71,28 @@ def assign(tenant: Tenant, ticket: Ticket, assignee: User | None, *, actor: User
     return True
 
 
-def set_status(tenant: Tenant, ticket: Ticket, status: TicketStatus, *, actor: User) -> bool:
+def set_status(tenant: Tenant, ticket: Ticket, status: TicketStatus, *, actor: User, notify: bool = True) -> bool:
+    """``notify``: tell the requester (held a few seconds: rapid changes make one mail with the final status)."""
     if ticket.status == status:
         return False
     before, ticket.status = ticket.status.value, status
     ticket.closed_at = utcnow() if status == TicketStatus.CLOSED else None
     _changed(tenant, ticket, actor, "status", before, status.value)
+    if notify and ticket.requester is not None:
+        notifications.status_changed(tenant, ticket)
     return True
 
 
 def set_priority(tenant: Tenant, ticket: Ticket, priority: Priority, *, actor: User) -> bool:
+    """Raising a ticket to urgent escalates it: its assignee (or, unassigned, every agent) is told by mail."""
     if ticket.priority == priority:
         return False
     before, ticket.priority = ticket.priority.value, priority
     _changed(tenant, ticket, actor, "priority", before, priority.value)
+    if priority == Priority.URGENT:
+        assignee = db.session.get(User, ticket.assignee_id) if ticket.assignee_id else None
+        notifications.escalation(tenant, ticket, [assignee] if assignee else [
+            user for user in members(tenant) if user.id != actor.id])
     return True
 
 
@@ -101,16 +110,32 @@ def add_note(tenant: Tenant, ticket: Ticket, body: str, *, actor: User) -> Messa
     return _agent_message(tenant, ticket, body, actor, Direction.NOTE, "note_added")
 
 
+class ReplyBlocked(Exception):
+    """A data-loss-prevention rule stopped the reply; ``message`` tells the agent which and why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 def queue_reply(tenant: Tenant, ticket: Ticket, body: str, *, actor: User) -> Message:
-    """A reply to the requester, ``queued``: the outbox sends it (and records each attempt) once it exists."""
-    message = _agent_message(tenant, ticket, body, actor, Direction.OUTBOUND, "reply_queued")
+    """A reply to the requester, on the thread at once and into the outbox (sent by a worker). The tenant's
+    data-loss-prevention rules run first: a blocking rule raises ``ReplyBlocked`` before anything changes; redacting
+    rules change the text that is kept and sent."""
+    from app.dlp.services import describe_block, scan_outgoing
+
+    verdict = scan_outgoing(tenant, body, subject=ticket.subject)
+    if verdict.blocked:
+        raise ReplyBlocked(describe_block(verdict))
+    message = _agent_message(tenant, ticket, verdict.text, actor, Direction.OUTBOUND, "reply_queued")
     message.delivery_status = "queued"
-    requester = ticket.requester
-    message.to = [[requester.name or "", requester.email]] if requester else []
-    subject = ticket.subject if ticket.subject.lower().startswith("re:") else f"Re: {ticket.subject}"
-    message.subject = f"{subject} [#{ticket.reference}]"[:998]
+    if verdict.redacted:
+        log_event(ticket, "reply_redacted", {"rules": sorted({f.rule for f in verdict.redacted})},
+                  message=message, actor_id=actor.id)
     if ticket.status in (TicketStatus.OPEN,):
-        set_status(tenant, ticket, TicketStatus.PENDING, actor=actor)  # waiting for the customer now
+        set_status(tenant, ticket, TicketStatus.PENDING, actor=actor, notify=False)  # waiting for the customer
+    db.session.flush()  # the message's id, for the outbox row
+    notifications.reply(tenant, ticket, message, actor)
     return message
 
 

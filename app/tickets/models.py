@@ -133,6 +133,9 @@ class Message(TenantScoped, db.Model):
         Index("ix_messages_tenant_id_message_id", "tenant_id", "message_id"),
         Index("ix_messages_tenant_id_thread_index_root", "tenant_id", "thread_index_root"),
         Index("ix_messages_tenant_id_from_address_created_at", "tenant_id", "from_address", "created_at"),
+        # The outbox reconciler's look for acknowledgements still owed: a few rows a day.
+        Index("ix_messages_acknowledge_created_at", "created_at", postgresql_where=text("acknowledge"),
+              sqlite_where=text("acknowledge")),
         # PostgreSQL only, made by migration 0008 and not declared here (see app/tickets/search.py): the generated
         # column search_words and its GIN index ix_messages_search.
     )

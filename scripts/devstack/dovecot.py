@@ -372,6 +372,13 @@ class Dovecot:
         with self._client(email) as client:
             return int(client.folder_status(folder, ["MESSAGES"])[b"MESSAGES"])
 
+    def fetch_all(self, email: str, folder: str = "INBOX") -> list[bytes]:
+        """Every message of ``folder``, raw, in UID order (read-only: flags stay as they are)."""
+        with self._client(email) as client:
+            client.select_folder(folder, readonly=True)
+            found = client.fetch(client.search("ALL"), ["BODY.PEEK[]"])
+        return [found[uid][b"BODY[]"] for uid in sorted(found)]
+
 
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM shuts down like Ctrl-C: the with-block stops Dovecot
