@@ -177,6 +177,17 @@ def test_unknown_merge_fields_and_filters_are_refused_at_save(app):
         assert validate_template("a\nb", "x") == {"subject": "The subject must be a single line."}
 
 
+def test_conditions_filters_and_fixed_lists_are_allowed(db, create_tenant):
+    body = ('{% if ticket_status in ["Open", "Pending"] and requester_name %}\nHi {{ requester_name|upper }}\n'
+            '{% elif not reason %}\n{{ reason|default("-") }}\n{% else %}\n{{ ticket_subject|truncate(9) }}\n'
+            '{% endif %}\n{{ -1 if assignee_name else "nobody" }} {{ ticket_subject|lower|title }}')
+    tenant = create_tenant()
+    assert validate_template("{{ ticket_reference|trim|d('?') }}", body) == {}
+    _own(db, tenant, "status_changed", "en", "{{ ticket_reference|trim|d('?') }}", body)
+    assert render_notification(tenant, "status_changed", "en", FIELDS) == Rendered(
+        "ACME-7", "Hi JANE\nnobody Printer Jam\n", "en")
+
+
 ESCAPES = [
     "{{ ticket_subject.__class__.__mro__ }}",
     "{{ ticket_subject.__class__.__init__.__globals__ }}",
@@ -203,6 +214,8 @@ ESCAPES = [
     "{{ ticket_subject|indent(1000000000) }}",
     "{{ ticket_subject|replace('', ticket_subject) }}",
     "{% set s = ticket_subject ~ ticket_subject %}{{ s }}",
+    "{{ reply_text ~ reply_text ~ reply_text }}",
+    "{{ [reply_text, reply_text, reply_text] }}",
     "{% with s = ticket_subject %}{{ s }}{% endwith %}",
     "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}",
     "{% include 'layout.html' %}",

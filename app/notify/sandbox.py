@@ -3,9 +3,10 @@
 Three layers, each enough on its own for what it guards:
 
 1. The template language is cut down to text, merge fields, filters and ``{% if %}``: the parsed template is checked
-   node by node against a whitelist, so loops, macros, ``{% set %}``, imports, attribute and item access, calls and
-   arithmetic are refused at save time (and again before any stored template runs). Without loops or assignments a
-   template's running time grows with its length, never faster.
+   node by node against a whitelist, so loops, macros, ``{% set %}``, imports, attribute and item access, calls,
+   arithmetic and ``~`` are refused at save time (and again before any stored template runs). Without loops,
+   assignments or concatenation, a template's running time and each piece of its output grow with its length and
+   its values, never faster.
 2. The environment is Jinja's ``ImmutableSandboxedEnvironment`` with no globals, a short list of filters and no
    attribute access at all; names a template does not define are errors (``StrictUndefined``).
 3. The values are plain strings and numbers (see ``plain_values``), and the output has a size limit.
@@ -33,8 +34,8 @@ from app.notify.fields import MERGE_FIELDS
 MAX_OUTPUT = 1_000_000  # characters a template may produce: a reply text quoted a thousand times is refused
 _ALLOWED_NODES = frozenset({
     nodes.Template, nodes.Output, nodes.TemplateData, nodes.If, nodes.Name, nodes.Const, nodes.Filter, nodes.Test,
-    nodes.CondExpr, nodes.And, nodes.Or, nodes.Not, nodes.Compare, nodes.Operand, nodes.Concat, nodes.Keyword,
-    nodes.List, nodes.Tuple, nodes.Neg, nodes.Pos,
+    nodes.CondExpr, nodes.And, nodes.Or, nodes.Not, nodes.Compare, nodes.Operand, nodes.Keyword, nodes.List,
+    nodes.Tuple, nodes.Neg, nodes.Pos,
 })
 _TAGS = {nodes.For: "for", nodes.Macro: "macro", nodes.CallBlock: "call", nodes.Assign: "set",
          nodes.AssignBlock: "set", nodes.With: "with", nodes.Include: "include", nodes.Import: "import",
@@ -131,6 +132,9 @@ def _problems(ast: nodes.Template):
             yield TemplateProblem(node.lineno, _refusal(node))
         elif kind is nodes.Name and node.name not in MERGE_FIELDS:
             yield TemplateProblem(node.lineno, _unknown_field(node.name))
+        elif kind in (nodes.List, nodes.Tuple) and not all(type(item) is nodes.Const for item in node.items):
+            # ["a", "b"] for `in` tests; a list of merge fields would print its values (and copies of them) at once
+            yield TemplateProblem(node.lineno, _("A list may hold only fixed values, e.g. [\"open\", \"pending\"]."))
         elif kind is nodes.Filter and node.name not in ENVIRONMENT.filters:
             yield TemplateProblem(node.lineno, _("Unknown filter “%(name)s”. The filters are %(known)s.",
                                                  name=node.name, known=", ".join(FILTERS)))

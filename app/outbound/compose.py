@@ -4,8 +4,9 @@ mailbox's signature and disclaimer. The bytes are made once, when the mail is qu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from email.headerregistry import Address
+from email.headerregistry import Address, Group
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import format_datetime, getaddresses
 
 from app.outbound.message_ids import LOOP_HEADER, domain_of, mint
@@ -52,7 +53,8 @@ class Composed:
 def compose(draft: Draft) -> Composed:
     message = EmailMessage()
     message["From"] = Address(draft.sender_name, addr_spec=draft.sender)
-    message["To"] = [_address(name, address) for name, address in draft.to]
+    # Mail to a group has everyone in Bcc and nobody in To: the empty group tells clients so (RFC 5322 3.4).
+    message["To"] = [_address(name, address) for name, address in draft.to] or Group("undisclosed-recipients")
     if draft.cc:
         message["Cc"] = [_address(name, address) for name, address in draft.cc]
     if draft.reply_to:
@@ -70,10 +72,12 @@ def compose(draft: Draft) -> Composed:
         message["Auto-Submitted"] = "auto-replied"
         message["X-Auto-Response-Suppress"] = "All"  # Exchange: do not answer this with an out-of-office
     message[LOOP_HEADER] = draft.loop_tag or "postroom"
-    message.set_content(_body(draft))
+    # Quoted-printable: an agent's paragraph is one long line, and SMTP allows 998 octets per line (RFC 5321).
+    message.set_content(_body(draft), cte="quoted-printable")
     if draft.html:
-        message.add_alternative(draft.html, subtype="html")
-    return Composed(bytes(message), message_id.strip("<>"))
+        message.add_alternative(draft.html, subtype="html", cte="quoted-printable")
+    # CRLF, as on the wire: smtplib sends bytes as they are, and a server reads bare-LF mail as one long line.
+    return Composed(message.as_bytes(policy=SMTP), message_id.strip("<>"))
 
 
 def _address(name: str, address: str) -> Address:

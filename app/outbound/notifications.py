@@ -186,7 +186,7 @@ def _system(tenant: Tenant, event_name: str, addresses: list[str], fields: dict,
     sender = relay.get("from") or f"postroom@{current_app.config['MESSAGE_ID_DOMAIN']}"
     group = len(addresses) > 1  # several people: one mail, the list in Bcc, nobody sees the others' addresses
     draft = Draft(sender=sender, sender_name=f"Postroom · {tenant.name}",
-                  to=[("", sender)] if group else [("", addresses[0])], bcc=addresses if group else [],
+                  to=[] if group else [("", addresses[0])], bcc=addresses if group else [],
                   subject=_with_token(rendered.subject, ticket) if ticket else rendered.subject, text=rendered.text,
                   automatic=True, loop_tag=tenant.slug)
     common = {"kind": OutgoingKind.SYSTEM, "mailbox": None, "ticket_id": ticket.id if ticket else None,
@@ -225,13 +225,13 @@ def _url(endpoint: str, tenant: Tenant, **values) -> str:
     try:
         from flask import has_request_context
 
-        path = url_for(endpoint, slug=tenant.slug, **values) if has_request_context() else None
+        path = url_for(endpoint, tenant_slug=tenant.slug, **values) if has_request_context() else None
     except Exception:  # an endpoint that does not exist (yet): a link to the portal
         path = None
     if path is None:
         with current_app.test_request_context():
             try:
-                path = url_for(endpoint, slug=tenant.slug, **values)
+                path = url_for(endpoint, tenant_slug=tenant.slug, **values)
             except Exception:
                 path = f"/t/{tenant.slug}/"
     return base + path

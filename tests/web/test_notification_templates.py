@@ -134,13 +134,12 @@ def test_the_preview_needs_the_csrf_token(client, db, tenant, admin):
     assert response.status_code == 400
 
 
-def test_a_japanese_preview_writes_japanese_dates(client, db, create_tenant, add_member, login):
-    create_tenant("nihon", locale="ja", timezone="Asia/Tokyo")
+def test_a_japanese_preview_writes_japanese_dates(client, db, create_tenant, login):
     tenant = create_tenant("acme-jp", locale="ja", timezone="Asia/Tokyo")
     login(tenant.owner)
     response = client.htmx("POST", "/t/acme-jp/notification-templates/status_changed/ja/preview",
                            target="notification-preview", data={"subject": "{{ when|date }}", "body": "x"})
-    assert "2026年11月23日" in _text(response)
+    assert response.status_code == 200 and "2026年11月23日" in _text(response)
 
 
 @pytest.mark.parametrize("path", ["no_such_event/de", "acknowledgement/xx", "acknowledgement/de/../en"])
