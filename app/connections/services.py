@@ -177,6 +177,10 @@ def _update_streak(mailbox: Mailbox, direction: str, failed: StepResult | None) 
         mailbox.status = MailboxStatus.FAILING
         record(tenant, "mailbox.failing", object_type="mailbox", object_id=mailbox.id, label=mailbox.address,
                changes={"status": ["active", "failing"], "category": [None, failed.category]})
+        from app.outbound import notifications
+
+        notifications.mailbox_alert(tenant, mailbox, "mailbox_failing", notifications.admins(tenant),
+                                    reason=f"{failed.category}: {failed.server_response or ''}".strip(": "))
 
 
 def recent_log(mailbox: Mailbox, limit: int = 20) -> list[ConnectionLog]:

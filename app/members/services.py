@@ -63,8 +63,13 @@ def invite(tenant: Tenant, *, email: str, role: Role | str, inviter_role: Role,
     db.session.flush()
     record(tenant, "member.invited", object_type="invitation", object_id=invitation.id, label=invitation.email,
            changes={"role": [None, invitation.role.value]})
+    token = _serializer().dumps({"i": invitation.id, "t": tenant.id})
+    from app.outbound import notifications
+
+    inviter = db.session.get(User, invited_by_id) if invited_by_id else None
+    notifications.invitation(tenant, invitation.email, token, inviter)  # the link by mail, through the relay
     db.session.commit()
-    return invitation, _serializer().dumps({"i": invitation.id, "t": tenant.id})
+    return invitation, token
 
 
 def revoke_invitation(invitation: Invitation) -> None:

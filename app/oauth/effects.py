@@ -50,7 +50,16 @@ def grant_failed(grant: OAuthGrant, failure: OAuthFailure) -> None:
                                                    "cause": failure.cause})
             mailbox.status = status
             mailbox.last_failure_category = failure.kind
+            _alert_admins(tenant, mailbox, status, failure.cause)
     db.session.commit()
+
+
+def _alert_admins(tenant, mailbox, status: MailboxStatus, cause: str) -> None:
+    """By mail, through the region's relay (the mailbox itself may be what cannot send)."""
+    from app.outbound import notifications
+
+    event = "reauth_required" if status == MailboxStatus.REAUTH_REQUIRED else "mailbox_failing"
+    notifications.mailbox_alert(tenant, mailbox, event, notifications.admins(tenant), reason=cause)
 
 
 def client_recovered(grant: OAuthGrant) -> None:

@@ -81,9 +81,17 @@ def mailbox_alert(tenant: Tenant, mailbox: Mailbox, event_name: str, admins: lis
     return _to_staff(tenant, event_name, admins, fields=fields, dedupe_key=f"{event_name}:{mailbox.id}")
 
 
-def invitation(tenant: Tenant, address: str, link: str, inviter: User | None) -> OutgoingMail | None:
-    fields = {"invitation_url": link, "tenant_name": tenant.name, "inviter_name": inviter.name if inviter else ""}
+def invitation(tenant: Tenant, address: str, token: str, inviter: User | None) -> OutgoingMail | None:
+    fields = {"invitation_url": _absolute("invitations.accept", token=token), "tenant_name": tenant.name,
+              "inviter_name": (inviter.name or inviter.email) if inviter else ""}
     return _system(tenant, "invitation", [address], fields, locale=tenant.default_locale)
+
+
+def admins(tenant: Tenant) -> list[User]:
+    from tenants.models import Membership, Role
+
+    return list(db.session.scalars(select(User).join(Membership, Membership.user_id == User.id).where(
+        Membership.tenant_id == tenant.id, Membership.role.in_([Role.OWNER, Role.ADMIN]), User.active)))
 
 
 # -- building blocks ------------------------------------------------------------------------------------------
@@ -221,17 +229,10 @@ def _with_token(subject: str, ticket: Ticket | None) -> str:
 
 
 def _url(endpoint: str, tenant: Tenant, **values) -> str:
-    base = current_app.config["BASE_URL"].rstrip("/")
-    try:
-        from flask import has_request_context
+    return _absolute(endpoint, tenant_slug=tenant.slug, **values)
 
-        path = url_for(endpoint, tenant_slug=tenant.slug, **values) if has_request_context() else None
-    except Exception:  # an endpoint that does not exist (yet): a link to the portal
-        path = None
-    if path is None:
-        with current_app.test_request_context():
-            try:
-                path = url_for(endpoint, tenant_slug=tenant.slug, **values)
-            except Exception:
-                path = f"/t/{tenant.slug}/"
-    return base + path
+
+def _absolute(endpoint: str, **values) -> str:
+    """A link for mail: ``BASE_URL`` and the path, whether or not a request is being served (jobs)."""
+    with current_app.test_request_context():
+        return current_app.config["BASE_URL"].rstrip("/") + url_for(endpoint, **values)

@@ -9,6 +9,7 @@ from app.inbound.models import Receipt
 from app.inbound.services import sync_mailbox
 from app.mailboxes.models import Mailbox, MailboxStatus
 from app.oauth.models import OAuthGrant
+from app.outbound.models import OutgoingMail, OutgoingStatus
 from tenants.models import utcnow
 from worker.jobs.oauth import refresh_due_grants
 
@@ -25,7 +26,8 @@ def _receipts(db) -> int:
     return db.session.scalar(select(func.count()).select_from(Receipt))
 
 
-def test_sync_over_xoauth2_survives_rotation_and_reconnect(db, acme, dev_oauth, dovecot, oauth_provider, run_jobs):
+def test_sync_over_xoauth2_survives_rotation_and_reconnect(db, acme, dev_oauth, dovecot, oauth_provider, run_jobs,
+                                                           relay):
     assert dev_oauth.connect().status_code == 302
     mailbox = db.session.scalar(select(Mailbox))
     mailbox_id = mailbox.id
@@ -46,6 +48,8 @@ def test_sync_over_xoauth2_survives_rotation_and_reconnect(db, acme, dev_oauth, 
     refresh_due_grants("default")  # a job called directly: it ends the session, so only ids are used below
     run_jobs()
     assert db.session.get(Mailbox, mailbox_id).status is MailboxStatus.REAUTH_REQUIRED
+    alert = db.session.scalar(select(OutgoingMail).where(OutgoingMail.event == "reauth_required"))
+    assert alert.recipients == ["owner@acme.test"] and alert.status is OutgoingStatus.QUEUED  # admins told by mail
     dovecot.append(dev_oauth.user, _mail(3))  # mail keeps arriving while the mailbox waits for its admin
 
     consent = dev_oauth.consent(dev_oauth.start(f"/t/acme/mailboxes/{mailbox_id}/reconnect"))

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -33,18 +32,6 @@ class Desk:
 
 def parsed(raw: bytes):
     return message_from_bytes(raw, policy=policy.default)
-
-
-@pytest.fixture
-def relay(app, smtp_server, mail_user, mail_ca, monkeypatch):
-    """The default region relays staff mail through the test SMTP server."""
-    from tenants.regions import get_region
-
-    regions = app.extensions["postroom_regions"]
-    relay = {"host": smtp_server.host, "port": smtp_server.port, "security": "starttls", "username": mail_user.email,
-             "password": mail_user.password, "ca_pem": mail_ca.read_text(), "from": "desk@postroom.test"}
-    monkeypatch.setitem(regions, "default", dataclasses.replace(get_region("default"), smtp_relay=relay))
-    return relay
 
 
 @pytest.fixture
