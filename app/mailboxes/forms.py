@@ -39,6 +39,11 @@ class MailboxForm(FlaskForm):
     outbound_password = PasswordField(_l("SMTP password"), description=_l("Leave empty to keep the stored password."))
     from_name = StringField(_l("Sender name"))
     reply_to = EmailField(_l("Reply-To address (optional)"))
+    signature = TextAreaField(_l("Signature"), description=_l("Added below every reply and notification from this "
+                                                               "mailbox."))
+    disclaimer = TextAreaField(_l("Disclaimer"), description=_l("Added below the signature."))
+    sent_folder = StringField(_l("Sent folder (optional)"), description=_l(
+        "An IMAP folder, such as Sent, that keeps a copy of every mail sent from this mailbox."))
 
     def __init__(self, *args, queues=(), allow_plaintext: bool = False, **kwargs):
         super().__init__(*args, **kwargs)

@@ -20,7 +20,9 @@ SECRET_FIELDS = frozenset({"inbound_password", "outbound_password"})
 SETTINGS = ("name", "address", "default_queue_id", "inbound_protocol", "inbound_host", "inbound_port",
             "inbound_security", "inbound_username", "inbound_password", "folders", "after_fetch", "move_to_folder",
             "sync_mode", "poll_interval", "ca_pem", "outbound_mode", "outbound_host", "outbound_port",
-            "outbound_security", "outbound_username", "outbound_password", "from_name", "reply_to", "oauth_grant_id")
+            "outbound_security", "outbound_username", "outbound_password", "from_name", "reply_to", "oauth_grant_id",
+            "signature", "disclaimer", "sent_folder")
+TEXT_FIELDS = frozenset({"signature", "disclaimer"})  # empty means none: stored as "", never NULL
 DEFAULTS = {"inbound_protocol": "imap", "inbound_security": "tls", "folders": ["INBOX"], "after_fetch": "keep",
             "sync_mode": "poll", "poll_interval": 60, "outbound_mode": "own", "outbound_security": "starttls"}
 
@@ -108,11 +110,14 @@ def _validated(tenant: Tenant, data: dict, mailbox: Mailbox | None) -> dict:
         address_message = _("Another mailbox already uses this address.")
     reply_to_message = v.normalize_email(data["reply_to"])[1] if data.get("reply_to") else None
     for key in ("inbound_host", "outbound_host", "inbound_username", "outbound_username", "move_to_folder",
-                "from_name"):
+                "from_name", "sent_folder"):
         if isinstance(data.get(key), str):
             data[key] = data[key].strip()
     errors = {"name": v.name_error(data.get("name") or ""), "address": address_message,
               "from_name": _text_error(data.get("from_name"), 120),
+              "signature": _text_error(data.get("signature"), 5000),
+              "disclaimer": _text_error(data.get("disclaimer"), 5000),
+              "sent_folder": _text_error(data.get("sent_folder"), 255),
               "default_queue_id": _queue_error(tenant, data.get("default_queue_id")), "reply_to": reply_to_message,
               **_inbound_errors(tenant, data, mailbox is None),
               **_outbound_errors(tenant, data, bool(mailbox and mailbox.outbound_password))}
@@ -140,6 +145,9 @@ def _apply(mailbox: Mailbox, data: dict) -> None:
         if name in SECRET_FIELDS and not data.get(name):
             continue  # an empty secret field means "keep the stored one"
         value = data.get(name)
+        if name in TEXT_FIELDS:
+            setattr(mailbox, name, (value or "").strip())
+            continue
         setattr(mailbox, name, value if value != "" else None)
     if mailbox.inbound_protocol == Protocol.POP3:
         mailbox.folders, mailbox.sync_mode = ["INBOX"], SyncMode.POLL

@@ -161,6 +161,7 @@ def _requester_draft(tenant: Tenant, ticket: Ticket, mailbox: Mailbox | None, ev
     if requester is None:
         return None
     locale = choose_locale(tenant, requester, source_text if source_text is not None else _last_inbound_text(ticket))
+    fields = {**fields, "ticket_url": ""}  # the agents' inbox is no place for a requester: no link (no portal yet)
     rendered = render_notification(tenant, event_name, locale, _localized(fields, locale),
                                    timezone=requester.timezone or tenant.timezone)
     parent = in_reply_to or _last_inbound(ticket)

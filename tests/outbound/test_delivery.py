@@ -207,3 +207,21 @@ def _dsn(to: str, original_id: str) -> bytes:
             "Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n"
             f"--b\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{original_id}>\r\n"
             "Subject: Re: Printer jam\r\n--b--\r\n").encode()
+
+
+def test_the_mailboxs_signature_and_disclaimer_close_every_reply(db, client, desk, receive, deliver, smtp_server):
+    from app.mailboxes.services import update_mailbox
+
+    ticket = receive(desk, desk.customer_mail()).ticket
+    current = {name: getattr(desk.mailbox, name) for name in ("name", "address")}
+    update_mailbox(desk.mailbox, {**current, "signature": "Acme Support\nhttps://acme.test/help",
+                                  "disclaimer": "This mail is confidential."})
+    deliver()
+    smtp_server.clear()
+    reply(client, ticket, "Fixed.")
+    deliver()
+    (sent,) = smtp_server.messages
+    text = parsed(sent.data).get_body(("plain",)).get_content()
+    text = text.replace("\r\n", "\n")
+    assert text.startswith("Fixed.\n") and "/inbox/" not in text  # no link into the agents' inbox
+    assert text.endswith("\n\n-- \nAcme Support\nhttps://acme.test/help\n\nThis mail is confidential.\n")
