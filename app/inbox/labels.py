@@ -25,6 +25,11 @@ AUTOMATIC = {
     "auto_response_suppress": _l("asks for no auto-replies"),
 }
 
+DELIVERY = {"queued": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"), "failed": _l("Not delivered"),
+            "suppressed": _l("Not sent"), "blocked": _l("Blocked"), "bounced": _l("Bounced"),
+            "not_sent": _l("Not sent")}
+ATTEMPT_OUTCOMES = {"sent": _l("accepted"), "deferred": _l("will be retried"), "failed": _l("refused")}
+
 WITHHELD = {"too_large": _l("too large"), "blocked_type": _l("blocked file type")}
 
 _JOINED = {

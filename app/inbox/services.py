@@ -12,9 +12,10 @@ from sqlalchemy.orm import selectinload
 from app.extensions import db
 from app.inbox import labels
 from app.inbox.timeline import Context, sentence
+from app.outbound.models import OutgoingKind, OutgoingMail
 from app.queues.models import Queue
 from app.routing.services import is_vip
-from app.tickets.models import Contact, Message, Ticket, TicketEvent
+from app.tickets.models import Contact, Direction, Message, Ticket, TicketEvent
 from tenants.models import Tenant
 
 _BLOCK_ENDS = re.compile(r"<(?:br|/p|/div|/li|/tr|/h[1-6]|/blockquote)\b[^>]*>", re.IGNORECASE)
@@ -45,6 +46,7 @@ class MessageView:
     body: str  # plain text, never HTML: the template escapes it
     body_from_html: bool = False
     withheld: int = 0
+    delivery: OutgoingMail | None = None  # a reply's outbox row, with its attempts (the communication log)
 
 
 @dataclass
@@ -74,7 +76,7 @@ def ticket_view(tenant: Tenant, ticket_id: int) -> TicketView:
     return TicketView(
         ticket=ticket, requester=requester, vip=bool(requester) and is_vip(tenant, requester, requester.email),
         queue=names.get(ticket.queue_id) if ticket.queue_id else None, linked=linked,
-        messages=[_message_view(m, evidence, context) for m in _messages(tenant, ticket)],
+        messages=_with_delivery(tenant, [_message_view(m, evidence, context) for m in _messages(tenant, ticket)]),
         timeline=[(event, sentence(event, context)) for event in events],
         assignee=member_names(tenant).get(ticket.assignee_id), other_tickets=_other_tickets(tenant, ticket),
         actors=member_names(tenant))
@@ -119,6 +121,18 @@ def _message_view(message: Message, evidence: dict[int, str], context: Context) 
         body, from_html = html_to_text(message.html), True
     return MessageView(message, reason, automatic, body, from_html,
                        withheld=sum(1 for a in message.attachments if a.withheld_reason))
+
+
+def _with_delivery(tenant: Tenant, views: list[MessageView]) -> list[MessageView]:
+    """Each reply with its outbox row and attempts, read in two queries for the whole thread."""
+    replies = {view.message.id: view for view in views if view.message.direction == Direction.OUTBOUND}
+    if replies:
+        rows = db.session.scalars(OutgoingMail.all(tenant).where(
+            OutgoingMail.message_id.in_(list(replies)), OutgoingMail.kind == OutgoingKind.REPLY)
+            .options(selectinload(OutgoingMail.attempts_log)))
+        for row in rows:
+            replies[row.message_id].delivery = row
+    return views
 
 
 def html_to_text(sanitized: str) -> str:

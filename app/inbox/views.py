@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from app.extensions import htmx
 from app.inbox import listing, services
-from app.inbox.labels import PRIORITIES, STATUSES, WITHHELD, label
+from app.inbox.labels import ATTEMPT_OUTCOMES, DELIVERY, PRIORITIES, STATUSES, WITHHELD, label
 from app.tickets import actions
 from tenants.resolver import tenant_blueprint
 
@@ -15,7 +15,9 @@ bp = tenant_blueprint("inbox", __name__, "/inbox")
 @bp.context_processor
 def _labels() -> dict:
     return {"status_label": lambda code: label(STATUSES, code), "priority_label": lambda code: label(PRIORITIES, code),
-            "withheld_label": lambda code: label(WITHHELD, code), "statuses": STATUSES}
+            "withheld_label": lambda code: label(WITHHELD, code), "statuses": STATUSES,
+            "delivery_label": lambda code: label(DELIVERY, code),
+            "attempt_label": lambda code: label(ATTEMPT_OUTCOMES, code)}
 
 
 @bp.route("/")
