@@ -6,13 +6,15 @@ since) answers 409 with the page, what changed, and the agent's own input kept, 
 
 from __future__ import annotations
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.audit.services import record
+from app.auth.validation import locale_error, timezone_error
 from app.extensions import db
 from app.inbox import services
-from app.inbox.forms import MergeForm, NoteForm, ReplyForm, TicketFieldsForm
+from app.inbox.forms import MergeForm, NoteForm, ReplyForm, RequesterForm, TicketFieldsForm
 from app.inbox.ticket_forms import apply_fields, collision, fill_choices, ticket_forms
 from app.inbox.views import bp
 from app.tickets import actions
@@ -88,6 +90,33 @@ def reply(ticket_id: int):
     if message.delivery_status == "not_sent":
         return _done(ticket, _("Reply kept on the ticket but not sent: the ticket's mailbox does not send mail."))
     return _done(ticket, _("Reply queued: it is sent from the ticket's mailbox."))
+
+
+@bp.post("/<int:ticket_id>/requester")
+def update_requester(ticket_id: int):
+    """The requester's language, time zone and notification choice (for every ticket of theirs)."""
+    ticket = Ticket.get_by_id_and_tenant(ticket_id, g.tenant)
+    form = RequesterForm()
+    if ticket.requester is None:
+        abort(404)
+    valid = form.validate()  # CSRF; it resets field errors, so the choices are checked after it
+    errors = {"locale": locale_error(form.locale.data) if form.locale.data else None,
+              "timezone": timezone_error(form.timezone.data) if form.timezone.data else None}
+    for name, message in errors.items():
+        if message:
+            getattr(form, name).errors = [message]
+    if not valid or any(errors.values()):
+        return _page(ticket, 422, requester=form)
+    requester = ticket.requester
+    before = {"locale": requester.locale, "timezone": requester.timezone,
+              "notifications_opt_out": requester.notifications_opt_out}
+    requester.locale, requester.timezone = form.locale.data or None, form.timezone.data or None
+    requester.notifications_opt_out = bool(form.notifications_opt_out.data)
+    after = {"locale": requester.locale, "timezone": requester.timezone,
+             "notifications_opt_out": requester.notifications_opt_out}
+    record(g.tenant, "contact.updated", object_type="contact", object_id=requester.id, label=requester.email,
+           changes={name: [before[name], after[name]] for name in after if before[name] != after[name]})
+    return _done(ticket, _("Saved how we write to %(address)s.", address=requester.email))
 
 
 @bp.post("/<int:ticket_id>/merge")

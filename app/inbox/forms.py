@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 BODY_MAX = 100_000
@@ -47,3 +47,19 @@ class MergeForm(_Versioned):
     prefix_name = "merge"
     target = StringField(_l("Merge into ticket"), validators=[DataRequired(_l("Give the reference of the ticket to "
                                                                               "merge into, e.g. ACME-12."))])
+
+
+class RequesterForm(FlaskForm):
+    """How the desk writes to a requester: their language and time zone (empty: detected from their mail, the
+    tenant's time zone) and whether they get non-essential notices such as status changes."""
+
+    locale = SelectField(_l("Language"), validate_choice=False)
+    timezone = SelectField(_l("Time zone"), validate_choice=False)
+    notifications_opt_out = BooleanField(_l("No status notifications"))
+
+    def __init__(self, *args, **kwargs) -> None:
+        from app.forms import locale_choices, timezone_choices
+
+        super().__init__(*args, prefix="requester", **kwargs)
+        self.locale.choices = [("", str(_l("Detect from their mail"))), *locale_choices()]
+        self.timezone.choices = timezone_choices(inherit=True)

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from app.auth.models import User
 from app.inbox import labels, services
-from app.inbox.forms import MergeForm, NoteForm, ReplyForm, TicketFieldsForm
+from app.inbox.forms import MergeForm, NoteForm, ReplyForm, RequesterForm, TicketFieldsForm
 from app.inbox.timeline import Context, sentence
 from app.tickets import actions
 from app.tickets.models import Priority, Ticket, TicketStatus
@@ -24,8 +24,11 @@ def ticket_forms(ticket: Ticket) -> dict:
     fields = fill_choices(TicketFieldsForm(formdata=None, assignee=str(ticket.assignee_id or ""),
                                            status=ticket.status.value, priority=ticket.priority.value,
                                            queue=str(ticket.queue_id or ""), **stamp), g.tenant)
+    requester = ticket.requester
+    preferences = RequesterForm(formdata=None, locale=requester.locale or "", timezone=requester.timezone or "",
+                                notifications_opt_out=requester.notifications_opt_out) if requester else None
     return {"fields": fields, "note": NoteForm(formdata=None, **stamp), "reply": ReplyForm(formdata=None, **stamp),
-            "merge": MergeForm(formdata=None, **stamp)}
+            "merge": MergeForm(formdata=None, **stamp), "requester": preferences}
 
 
 def fill_choices(form, tenant: Tenant):

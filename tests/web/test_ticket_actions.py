@@ -189,3 +189,23 @@ def test_the_ticket_page_shows_the_requesters_other_tickets(client, db, inbox, a
     second = _ticket(inbox, subject="VPN down", sender="ann@client.test")
     html = client.get(f"{BASE}/{second.id}").get_data(as_text=True)
     assert f'href="{BASE}/{first.id}"' in html and "Other tickets of this requester" in html
+
+
+def test_an_agent_sets_how_the_desk_writes_to_a_requester(client, db, inbox, agent):
+    ticket = _ticket(inbox, sender="Ann <ann@client.test>")
+    page = client.get(f"{BASE}/{ticket.id}").get_data(as_text=True)
+    assert 'id="requester-form"' in page and "Detect from their mail" in page
+    csrf = re.search(r'name="requester-csrf_token"[^>]*value="([^"]*)"', page)[1]
+    bad = client.post(f"{BASE}/{ticket.id}/requester", data={"requester-csrf_token": csrf, "requester-locale": "xx",
+                                                             "requester-timezone": "Mars/Olympus"})
+    assert bad.status_code == 422
+    assert "Choose one of the offered languages." in bad.get_data(as_text=True)
+    response = client.post(f"{BASE}/{ticket.id}/requester", data={
+        "requester-csrf_token": csrf, "requester-locale": "ja", "requester-timezone": "Asia/Tokyo",
+        "requester-notifications_opt_out": "y"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    requester = db.session.get(Ticket, ticket.id).requester
+    assert (requester.locale, requester.timezone, requester.notifications_opt_out) == ("ja", "Asia/Tokyo", True)
+    (entry,) = _audit(db, "contact.updated")
+    assert entry.changes["locale"] == [None, "ja"] and entry.object_label == "ann@client.test"
