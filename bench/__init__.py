@@ -10,4 +10,5 @@ BENCHMARKS: list[str] = [
     "idle_latency",
     "polling",
     "inbox_views",
+    "notifications",
 ]

@@ -27,7 +27,8 @@ def _inbox(live_server, slug: str) -> Inbox:
     mailbox = db.session.scalar(select(Mailbox).where(Mailbox.tenant_id == tenant.id))
     if mailbox is None:
         mailbox = Mailbox(tenant_id=tenant.id, name="Support", address=f"support@{slug}.test",
-                          inbound_host="127.0.0.1", inbound_port=993, inbound_username="support", outbound_mode="none")
+                          inbound_host="127.0.0.1", inbound_port=993, inbound_username="support", outbound_mode="own",
+                          outbound_host="127.0.0.1", outbound_port=9, outbound_security="none")  # never delivered
         db.session.add(mailbox)
         db.session.commit()
     return Inbox(tenant, mailbox, None)
