@@ -225,3 +225,14 @@ def test_the_mailboxs_signature_and_disclaimer_close_every_reply(db, client, des
     text = text.replace("\r\n", "\n")
     assert text.startswith("Fixed.\n") and "/inbox/" not in text  # no link into the agents' inbox
     assert text.endswith("\n\n-- \nAcme Support\nhttps://acme.test/help\n\nThis mail is confidential.\n")
+
+
+def test_a_mailbox_sends_no_more_than_its_rate_per_minute(app, db, client, desk, receive, deliver, smtp_server,
+                                                          monkeypatch):
+    monkeypatch.setitem(app.config, "OUTBOUND_RATE_PER_MINUTE", 2)
+    monkeypatch.setitem(app.config, "OUTBOUND_AUTO_PER_RECIPIENT_HOUR", 0)
+    tickets = [receive(desk, desk.customer_mail(f"Question {n}")).ticket for n in range(3)]
+    outbox = deliver()  # three acknowledgements: two now, the third waits for the next minute
+    assert sorted(o.status.value for o in outbox) == ["queued", "sent", "sent"]
+    assert len(smtp_server.messages) == 2 and len(tickets) == 3
+    assert deliver_mailbox(desk.tenant.id, desk.mailbox.id)["sent"] == 0  # still the same minute
