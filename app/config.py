@@ -150,6 +150,7 @@ def _outbound_settings(env: Mapping[str, str]) -> dict:
     return {
         "OUTBOUND_RETRY_SCHEDULE": delays,
         "OUTBOUND_BATCH": _int(env, "OUTBOUND_BATCH", 200),
+        "OUTBOUND_CONNECTIONS": max(1, _int(env, "OUTBOUND_CONNECTIONS", 3)),  # parallel SMTP sessions per mailbox
         "OUTBOUND_RATE_PER_MINUTE": _int(env, "OUTBOUND_RATE_PER_MINUTE", 600),  # per mailbox; 0: no limit
         "OUTBOUND_AUTO_PER_RECIPIENT_HOUR": _int(env, "OUTBOUND_AUTO_PER_RECIPIENT_HOUR", 5),
         "OUTBOUND_NOTIFY_DELAY": _int(env, "OUTBOUND_NOTIFY_DELAY", 10),

@@ -12,7 +12,8 @@ transaction (timed apart: "queued in"); its commit enqueues the mailbox's delive
 --queues deliver`` process sends them: batches of ``OUTBOUND_BATCH`` mails over one connection each, every outcome
 and attempt committed as it happens. Measured: from the commit to the moment every row is ``sent``, looked at every
 20 ms from another connection. The per-mailbox per-minute limit is lifted for the run (it would cap the rate by
-design); everything else is as configured by default.
+design); everything else is as configured by default. Three rounds, each side in turn (so a busy moment of the
+machine hits both alike); the figures are the medians.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import json
 import smtplib
 import ssl
+import statistics
 import subprocess
 import sys
 import time
@@ -34,18 +36,26 @@ TITLE = "Outbound: 1,000 notifications through the outbox"
 TARGET = "≥ 5 x the rate of a connection-per-message smtplib loop"
 RATIO_MIN = 5.0
 MESSAGES = 1_000
+ROUNDS = 3
 SENDER, PASSWORD = "desk@bench.test", "bench-smtp-password"
 
 
 def run(ctx: Context) -> Result:
     count = max(50, ctx.scaled(MESSAGES))
     server, (host, port), ca = _smtp_server(ctx)
+    baselines, rates, queueing = [], [], []
     try:
-        baseline = _smtplib_loop(host, port, ca, count)
-        postroom, queued = _outbox(ctx, host, port, ca, count)
+        with ctx.app.app_context():
+            tenant_id, tickets = _desk(ctx, host, port, ca, count)
+        for _round in range(ROUNDS):  # alternating, so a busy moment of the machine hits both alike
+            baselines.append(_smtplib_loop(host, port, ca, count))
+            rate, queued = _outbox(ctx, tenant_id, tickets)
+            rates.append(rate)
+            queueing.append(queued)
     finally:
         server.terminate()
         server.wait()
+    baseline, postroom, queued = (statistics.median(values) for values in (baselines, rates, queueing))
     result = Result.against(Figure(baseline, "msgs/s", "smtplib, a connection per message"),
                             Figure(postroom, "msgs/s", "outbox → delivery worker"), at_least=RATIO_MIN)
     result.details += [
@@ -53,14 +63,17 @@ def run(ctx: Context) -> Result:
         ("Postroom: queued (render, compose, rows)", f"{count:,} in {queued:.2f} s ({count / queued:,.0f}/s)"),
         ("Postroom: delivered by one worker", f"{postroom:,.0f} msgs/s ({count / postroom:.1f} s)"),
     ]
-    result.notes.append(f"{count:,} messages each; STARTTLS and AUTH on every connection; one worker process.")
+    result.details.append(("rounds (baseline / Postroom msgs/s)", "; ".join(
+        f"{b:,.0f} / {r:,.0f}" for b, r in zip(baselines, rates, strict=True))))
+    result.notes.append(f"{count:,} messages each, {ROUNDS} rounds, medians; STARTTLS and AUTH on every connection; "
+                        "one worker process with OUTBOUND_CONNECTIONS (3) sessions.")
     return result
 
 
 def _smtp_server(ctx: Context) -> tuple[subprocess.Popen, tuple[str, int], str]:
     from scripts.devstack.certs import issue_server_cert
 
-    cert, key = issue_server_cert(ctx.dovecot.ca, ctx.workdir, ["localhost"], ["127.0.0.1"], name="bench-smtp")
+    cert, key = issue_server_cert(ctx.dovecot.ca(), ctx.workdir, ["localhost"], ["127.0.0.1"], name="bench-smtp")
     users = ctx.workdir / "smtp-users"
     users.write_text(f"{SENDER}:{PASSWORD}\n")
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -91,12 +104,11 @@ def _smtplib_loop(host: str, port: int, ca: str, count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def _outbox(ctx: Context, host: str, port: int, ca: str, count: int) -> tuple[float, float]:
+def _outbox(ctx: Context, tenant_id: int, tickets: list[int]) -> tuple[float, float]:
+    count = len(tickets)
     ctx.env["POSTROOM_OUTBOUND_RATE_PER_MINUTE"] = "0"
     ctx.app.config["OUTBOUND_RATE_PER_MINUTE"] = 0
     ctx.app.config["OUTBOUND_NOTIFY_DELAY"] = 0  # each notice due at once (no gathering of rapid changes)
-    with ctx.app.app_context():
-        tenant_id, tickets = _desk(ctx, host, port, ca, count)
     with ctx.workers(1, "deliver") as workers:
         workers.wait_ready()
         with ctx.app.app_context():
@@ -157,10 +169,10 @@ def _wait_all_sent(count: int, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while True:
         sent = db.session.scalar(select(func.count()).select_from(OutgoingMail)
-                                 .where(OutgoingMail.status == OutgoingStatus.SENT))
+                                 .where(OutgoingMail.status.in_([OutgoingStatus.QUEUED, OutgoingStatus.SENDING])))
         db.session.rollback()
-        if sent >= count:
+        if sent == 0:
             return
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{sent} of {count} notifications sent after {timeout} s")
+            raise TimeoutError(f"{sent} of {count} notifications still unsent after {timeout} s")
         time.sleep(0.02)

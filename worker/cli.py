@@ -44,6 +44,10 @@ class AppSimpleWorker(SimpleWorker):
     RQ, says what is unfinished); a job's time limit still holds (SIGALRM in the worker)."""
 
 
+_JOB_IMPLEMENTATIONS = ("app.inbound.ingest", "app.inbound.services", "app.outbound.delivery",
+                        "app.outbound.inbound_notices", "app.outbound.reconcile", "app.connections.services")
+
+
 def _preload() -> None:
     """A work horse is forked per job and inherits what its worker loaded: load it once here, or every job pays
     again for importing the jobs and configuring the mappers (~50 ms a job, more than a one-receipt ingest)."""
@@ -56,6 +60,8 @@ def _preload() -> None:
 
     for module in pkgutil.iter_modules(worker.jobs.__path__):
         importlib.import_module(f"worker.jobs.{module.name}")
+    for name in _JOB_IMPLEMENTATIONS:  # imported inside the jobs (no app at import time): load them now too
+        importlib.import_module(name)
     configure_mappers()
 
 

@@ -1,9 +1,9 @@
 """Handing queued mail to SMTP: one connection per batch, an attempt row per try, retries with backoff.
 
-A mailbox's delivery job claims its due rows (``queued`` and ``next_attempt_at`` passed) as ``sending``, opens one
-SMTP session (the mailbox's own server with password or XOAUTH2, or the region's relay) and sends them in turn,
-committing each outcome as it happens: a worker that dies mid-batch leaves sent mail recorded as sent, and the rest
-``sending`` until the reconciler takes it back (``OUTBOUND_CLAIM_TIMEOUT``).
+A mailbox's delivery job claims its due rows (``queued`` and ``next_attempt_at`` passed) as ``sending`` and sends
+them over up to ``OUTBOUND_CONNECTIONS`` SMTP sessions (the mailbox's own server with password or XOAUTH2, or the
+region's relay; ``senders``), committing outcomes as they come: a worker that dies mid-batch leaves sent mail
+recorded as sent, and the rest ``sending`` until the reconciler takes it back (``OUTBOUND_CLAIM_TIMEOUT``).
 
 Outcomes: 2xx → sent. 4xx, a dropped connection, a timeout → deferred to the next slot of
 ``OUTBOUND_RETRY_SCHEDULE``, or failed once the schedule is used up. 5xx → failed at once. A failed mail gets an
@@ -12,31 +12,26 @@ internal note on its ticket and a notice to its author (``app.outbound.failures`
 
 from __future__ import annotations
 
-import smtplib
+import queue
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, inspect, or_, select, text, update
 
+from app.bulk import among, insert_rows
 from app.extensions import db
-from app.mail.sessions import MailError, PinnedSMTP, open_smtp
-from app.mail.smtp import close
 from app.mail.steps import Endpoint
 from app.mailboxes.models import Mailbox
-from app.outbound.models import DeliveryAttempt, OutgoingMail, OutgoingStatus
+from app.outbound import senders
+from app.outbound.models import DeliveryAttempt, OutgoingKind, OutgoingMail, OutgoingStatus
+from app.outbound.senders import DONE, Attempted, Envelope, Outcome
+from app.tickets.models import Message
 from tenants.models import Tenant, utcnow
 
 THROTTLE_WAIT = 15  # seconds
-_NETWORK = (smtplib.SMTPServerDisconnected, OSError, TimeoutError)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    result: str  # sent | deferred | failed
-    code: int | None = None
-    response: str = ""
+JOB_SECONDS = 60  # a delivery job claims more while it has run less than this; then the next job goes on
+LOW_WATER = 100  # mails still on their way when the next batch is claimed
 
 
 def deliver_mailbox(tenant_id: int, mailbox_id: int | None) -> dict[str, int]:
@@ -46,7 +41,7 @@ def deliver_mailbox(tenant_id: int, mailbox_id: int | None) -> dict[str, int]:
     ids = claim(tenant, mailbox)
     counts = {"sent": 0, "deferred": 0, "failed": 0}
     if ids:
-        _send_batch(tenant, mailbox, ids, counts)
+        _send(tenant, mailbox, ids, counts)
         _after_batch(tenant, mailbox)
     elif _throttled(tenant, mailbox):  # the mailbox's minute is used up: come back for the rest
         from app.outbound.outbox import kick
@@ -66,9 +61,11 @@ def claim(tenant: Tenant, mailbox: Mailbox | None) -> list[int]:
     batch = current_app.config["OUTBOUND_BATCH"]
     per_minute = current_app.config["OUTBOUND_RATE_PER_MINUTE"]
     if per_minute > 0:
-        recent = db.session.scalar(select(func.count()).select_from(OutgoingMail).where(
-            OutgoingMail.tenant_id == tenant.id, _same_mailbox(mailbox), OutgoingMail.status == OutgoingStatus.SENT,
-            OutgoingMail.sent_at > utcnow() - timedelta(minutes=1)))
+        minute_ago = utcnow() - timedelta(minutes=1)
+        last_minute = and_(OutgoingMail.status == OutgoingStatus.SENT, OutgoingMail.sent_at > minute_ago)
+        recent = db.session.scalar(select(func.count()).select_from(OutgoingMail).where(  # sent, or on its way
+            OutgoingMail.tenant_id == tenant.id, _same_mailbox(mailbox),
+            or_(OutgoingMail.status == OutgoingStatus.SENDING, last_minute)))
         batch = min(batch, max(0, per_minute - recent))
     if batch == 0:
         return []
@@ -89,33 +86,38 @@ def _same_mailbox(mailbox: Mailbox | None):
     return OutgoingMail.mailbox_id == mailbox.id if mailbox else OutgoingMail.mailbox_id.is_(None)
 
 
-def _send_batch(tenant: Tenant, mailbox: Mailbox | None, ids: list[int], counts: dict[str, int]) -> None:
-    smtp: PinnedSMTP | None = None
-    server = ""
-    sent: list[bytes] = []
+def _send(tenant: Tenant, mailbox: Mailbox | None, ids: list[int], counts: dict[str, int]) -> None:
+    """Send the claimed mails over a few parallel connections, and go on claiming while more is due (up to
+    ``JOB_SECONDS``): the connections stay open from one batch to the next. Outcomes are recorded as they come, a
+    group per commit."""
     try:
-        for outgoing_id in ids:
-            outgoing = db.session.get(OutgoingMail, outgoing_id)
-            started = time.perf_counter()
-            if smtp is None:
-                smtp, server, refused = _connect(tenant, mailbox)
-                if smtp is None:  # could not even log in: this mail (and the rest) wait for their next slot
-                    _record(tenant, outgoing, refused, server, started)
-                    counts[refused.result] += 1
-                    continue
-            outcome = _send_one(smtp, outgoing)
-            if outcome.result == "deferred" and outcome.code is None:  # the connection broke: open a new one next
-                close(smtp)
-                smtp = None
-            _record(tenant, outgoing, outcome, server, started)
-            counts[outcome.result] += 1
-            if outcome.result == "sent":
-                sent.append(outgoing.raw)
-    finally:
-        if smtp is not None:
-            close(smtp)
+        endpoint = outbound_endpoint(tenant, mailbox)
+    except Exception as error:  # an OAuth grant that cannot give a token, a mailbox that sends nothing
+        refused = Outcome("deferred", None, f"no way to send: {error}"[:2000])
+        _record(tenant, [Attempted(envelope, refused, "", 0) for envelope in _envelopes(ids)], counts)
+        return
+    pool = senders.Pool(endpoint, current_app.config["OUTBOUND_CONNECTIONS"])
+    pool.submit(_envelopes(ids))
+    outstanding, sent, ends = len(ids), [], time.monotonic() + JOB_SECONDS
+    while outstanding:
+        if outstanding <= LOW_WATER and time.monotonic() < ends and (more := claim(tenant, mailbox)):
+            pool.submit(_envelopes(more))  # keep the connections busy: the next batch before this one ends
+            outstanding += len(more)
+        attempts = [item for item in _gather(pool.results) if item is not DONE]
+        _record(tenant, attempts, counts)
+        outstanding -= len(attempts)
+        sent += [a.envelope.raw for a in attempts if a.outcome.result == "sent"]
+    pool.close()
     if sent and mailbox is not None and mailbox.sent_folder:
         copy_to_sent(mailbox, sent)
+
+
+def _envelopes(ids: list[int]) -> list[Envelope]:
+    rows = db.session.scalars(select(OutgoingMail).where(OutgoingMail.id.in_(ids)).order_by(OutgoingMail.id))
+    envelopes = [Envelope(row.id, row.mail_from, list(row.recipients), row.raw, row.attempts,
+                          row.message_id if row.kind == OutgoingKind.REPLY else None) for row in rows]
+    db.session.commit()
+    return envelopes
 
 
 def copy_to_sent(mailbox: Mailbox, raws: list[bytes]) -> None:
@@ -141,20 +143,6 @@ def copy_to_sent(mailbox: Mailbox, raws: list[bytes]) -> None:
             client.shutdown()
 
 
-def _connect(tenant: Tenant, mailbox: Mailbox | None) -> tuple[PinnedSMTP | None, str, Outcome]:
-    try:
-        endpoint = outbound_endpoint(tenant, mailbox)
-    except Exception as error:  # an OAuth grant that cannot give a token, a mailbox that sends nothing
-        return None, "", Outcome("deferred", None, f"no way to send: {error}")
-    try:
-        return open_smtp(endpoint), f"{endpoint.host}:{endpoint.port}", Outcome("sent")
-    except MailError as error:
-        detail = error.result
-        code = (detail.detail or {}).get("code") if isinstance(detail.detail, dict) else None
-        words = detail.server_response or (detail.detail or {}).get("reason", "") if detail.detail else ""
-        return None, f"{endpoint.host}:{endpoint.port}", Outcome("deferred", code, f"{error.category}: {words}"[:2000])
-
-
 def outbound_endpoint(tenant: Tenant, mailbox: Mailbox | None) -> Endpoint:
     """The SMTP server a mailbox sends through (its own or the relay, see ``app.connections.services.endpoints``);
     system mail (no mailbox) goes through the region's relay."""
@@ -168,48 +156,61 @@ def outbound_endpoint(tenant: Tenant, mailbox: Mailbox | None) -> Endpoint:
     return found["outbound"]
 
 
-def _send_one(smtp: PinnedSMTP, outgoing: OutgoingMail) -> Outcome:
-    try:
-        refused = smtp.sendmail(outgoing.mail_from, outgoing.recipients, outgoing.raw)
-    except smtplib.SMTPRecipientsRefused as error:  # every recipient refused
-        codes = [code for code, _words in error.recipients.values()]
-        words = "; ".join(f"{rcpt}: {code} {_text(msg)}" for rcpt, (code, msg) in error.recipients.items())
-        return Outcome("failed" if all(c >= 500 for c in codes) else "deferred", max(codes), words)
-    except smtplib.SMTPResponseException as error:
-        if isinstance(error, smtplib.SMTPServerDisconnected):
-            return Outcome("deferred", None, f"connection lost: {error}")
-        return Outcome("failed" if error.smtp_code >= 500 else "deferred", error.smtp_code, _text(error.smtp_error))
-    except _NETWORK as error:
-        return Outcome("deferred", None, f"connection lost: {error or type(error).__name__}")
-    if refused:  # accepted for some recipients: sent, with the refusals kept in the log
-        words = "; ".join(f"{rcpt}: {code} {_text(msg)}" for rcpt, (code, msg) in refused.items())
-        return Outcome("sent", 250, f"some recipients refused: {words}")
-    return Outcome("sent", 250, "")
+def _gather(results: queue.Queue, most: int = 100, wait: float = 0.02) -> list:
+    """The next outcomes: one, and whatever else arrives within ``wait`` seconds (one commit for a group)."""
+    group = [results.get()]
+    deadline = time.monotonic() + wait
+    while len(group) < most:
+        try:
+            group.append(results.get(timeout=max(0.0, deadline - time.monotonic())))
+        except queue.Empty:
+            break
+    return group
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+def _record(tenant: Tenant, attempts: list[Attempted], counts: dict[str, int]) -> None:
+    """Each attempt in the communication log and its mail's new state, in one transaction: sent mail in three
+    statements for the group, the rest (rare) one by one. PostgreSQL does not wait for the WAL flush: a database
+    crash could lose the last moments' records, and those mails would be sent again (at least once), never lost."""
+    if not attempts:
+        return
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    tenant_id, now = inspect(tenant).identity[0], utcnow()  # no reload of the (expired) tenant per group
+    insert_rows(DeliveryAttempt.__table__, [
+        {"tenant_id": tenant_id, "outgoing_id": a.envelope.id, "number": a.envelope.attempts + 1,
+         "outcome": a.outcome.result, "code": a.outcome.code, "response": a.outcome.response[:4000],
+         "server": a.server[:255], "duration_ms": a.duration_ms, "started_at": now} for a in attempts])
+    sent = [a.envelope for a in attempts if a.outcome.result == "sent"]
+    if sent:
+        db.session.execute(update(OutgoingMail).where(among(OutgoingMail.id, [e.id for e in sent])).values(
+            status=OutgoingStatus.SENT, sent_at=now, attempts=OutgoingMail.attempts + 1, claimed_at=None,
+            next_attempt_at=None, last_error=None).execution_options(synchronize_session=False))
+        replies = [e.reply_message_id for e in sent if e.reply_message_id]
+        if replies:
+            db.session.execute(update(Message).where(among(Message.id, replies)).values(delivery_status="sent")
+                               .execution_options(synchronize_session=False))
+        counts["sent"] += len(sent)
+    for attempt in attempts:
+        if attempt.outcome.result != "sent":
+            _not_sent(tenant, db.session.get(OutgoingMail, attempt.envelope.id), attempt.outcome)
+            counts[attempt.outcome.result] += 1
+    db.session.commit()
 
 
-def _record(tenant: Tenant, outgoing: OutgoingMail, outcome: Outcome, server: str, started: float) -> None:
-    from app.outbound.failures import mark_failed, mark_sent
+def _not_sent(tenant: Tenant, outgoing: OutgoingMail, outcome: Outcome) -> None:
+    """Deferred to the next slot of the schedule, or failed (5xx, or the schedule used up)."""
+    from app.outbound.failures import mark_failed
 
-    outgoing.attempts += 1
-    db.session.add(DeliveryAttempt(tenant_id=tenant.id, outgoing_id=outgoing.id, number=outgoing.attempts,
-                                   outcome=outcome.result, code=outcome.code, response=outcome.response[:4000],
-                                   server=server[:255], duration_ms=int((time.perf_counter() - started) * 1000),
-                                   started_at=utcnow()))
-    outgoing.claimed_at = None
     schedule = current_app.config["OUTBOUND_RETRY_SCHEDULE"]
-    if outcome.result == "sent":
-        mark_sent(tenant, outgoing)
-    elif outcome.result == "deferred" and outgoing.attempts <= len(schedule):
+    outgoing.attempts += 1
+    outgoing.claimed_at = None
+    if outcome.result == "deferred" and outgoing.attempts <= len(schedule):
         outgoing.status, outgoing.last_error = OutgoingStatus.QUEUED, outcome.response
         outgoing.next_attempt_at = utcnow() + timedelta(seconds=schedule[outgoing.attempts - 1])
     else:
         reason = "smtp_rejected" if outcome.result == "failed" else "retries_exhausted"
         mark_failed(tenant, outgoing, reason, outcome.response)
-    db.session.commit()
 
 
 def _after_batch(tenant: Tenant, mailbox: Mailbox | None) -> None:

@@ -1,4 +1,4 @@
-"""What happens after an attempt: sent mail updates its message; failed mail leaves an internal note on its ticket,
+"""What happens after a failed attempt: failed mail leaves an internal note on its ticket,
 a notice to its author and an audit entry; a bounce that comes back later does the same."""
 
 from __future__ import annotations
@@ -15,12 +15,6 @@ from app.outbound.models import OutgoingKind, OutgoingMail, OutgoingStatus
 from app.tickets.models import Contact, Direction, Message, Ticket
 from app.tickets.services import log_event
 from tenants.models import Tenant, utcnow
-
-
-def mark_sent(tenant: Tenant, outgoing: OutgoingMail) -> None:
-    outgoing.status, outgoing.sent_at, outgoing.next_attempt_at = OutgoingStatus.SENT, utcnow(), None
-    outgoing.last_error = None
-    _message_status(outgoing, "sent")
 
 
 def mark_failed(tenant: Tenant, outgoing: OutgoingMail, reason: str, response: str) -> None:
