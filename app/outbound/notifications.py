@@ -160,11 +160,13 @@ def _requester_draft(tenant: Tenant, ticket: Ticket, mailbox: Mailbox | None, ev
     requester = ticket.requester
     if requester is None:
         return None
-    locale = choose_locale(tenant, requester, source_text if source_text is not None else _last_inbound_text(ticket))
+    parent = in_reply_to or _last_inbound(ticket)
+    if source_text is None and not requester.locale:  # their language from their latest mail
+        source_text = parent.text if parent is not None else None
+    locale = choose_locale(tenant, requester, source_text)
     fields = {**fields, "ticket_url": ""}  # the agents' inbox is no place for a requester: no link (no portal yet)
     rendered = render_notification(tenant, event_name, locale, _localized(fields, locale),
                                    timezone=requester.timezone or tenant.timezone)
-    parent = in_reply_to or _last_inbound(ticket)
     sender = mailbox.address if mailbox else current_app.config["MESSAGE_ID_DOMAIN"]
     return Draft(sender=sender, sender_name=(mailbox.from_name or mailbox.name) if mailbox else tenant.name,
                  to=[(requester.name or "", requester.email)], subject=_with_token(rendered.subject, ticket),
@@ -214,11 +216,6 @@ def _last_inbound(ticket: Ticket) -> Message | None:
     return db.session.scalar(select(Message).where(
         Message.tenant_id == ticket.tenant_id, Message.ticket_id == ticket.id,
         Message.direction == Direction.INBOUND, Message.message_id.is_not(None)).order_by(Message.id.desc()).limit(1))
-
-
-def _last_inbound_text(ticket: Ticket) -> str | None:
-    last = _last_inbound(ticket)
-    return last.text if last else None
 
 
 def _with_token(subject: str, ticket: Ticket | None) -> str:
