@@ -9,8 +9,9 @@ MAIL/RCPT/DATA, QUIT, one after another in one process.
 Postroom: a tenant with one mailbox sending through that server (password AUTH after STARTTLS). 1,000 status
 notices to 1,000 different requesters are rendered from the built-in template and queued as outbox rows in one
 transaction (timed apart: "queued in"); its commit enqueues the mailbox's delivery job, and one real ``flask worker
---queues deliver`` process sends them: batches of ``OUTBOUND_BATCH`` mails over one connection each, every outcome
-and attempt committed as it happens. Measured: from the commit to the moment every row is ``sent``, looked at every
+--queues deliver`` process sends them: one job claims batch after batch of ``OUTBOUND_BATCH`` mails and sends them
+over ``OUTBOUND_CONNECTIONS`` (3) SMTP sessions that stay open, recording outcomes and attempts in groups as they
+come. Measured: from the commit to the moment no row is left to send, looked at every
 20 ms from another connection. The per-mailbox per-minute limit is lifted for the run (it would cap the rate by
 design); everything else is as configured by default. Three rounds, each side in turn (so a busy moment of the
 machine hits both alike); the figures are the medians.

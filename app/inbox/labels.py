@@ -28,6 +28,12 @@ AUTOMATIC = {
 DELIVERY = {"queued": _l("Queued"), "sending": _l("Sending"), "sent": _l("Sent"), "failed": _l("Not delivered"),
             "suppressed": _l("Not sent"), "blocked": _l("Blocked"), "bounced": _l("Bounced"),
             "not_sent": _l("Not sent")}
+NOTICE_REASONS = {"recipient_limit": _l("too many automatic mails to this address within an hour"),
+                  "opted_out": _l("the requester does not want these"),
+                  "address_bouncing": _l("mail to this address bounces"),
+                  "mailbox_cannot_send": _l("the ticket's mailbox does not send mail"),
+                  "no_relay": _l("no relay is set up for this region"), "smtp_rejected": _l("refused by the server"),
+                  "retries_exhausted": _l("no more retries"), "bounced": _l("bounced")}
 ATTEMPT_OUTCOMES = {"sent": _l("accepted"), "deferred": _l("will be retried"), "failed": _l("refused")}
 
 WITHHELD = {"too_large": _l("too large"), "blocked_type": _l("blocked file type")}

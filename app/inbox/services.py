@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 
 import nh3
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import defer, selectinload
 
 from app.extensions import db
 from app.inbox import labels
@@ -61,6 +61,7 @@ class TicketView:
     assignee: str | None = None
     other_tickets: list[Ticket] = field(default_factory=list)
     actors: dict[int, str] = field(default_factory=dict)  # user id → name, for the timeline
+    notices: list[OutgoingMail] = field(default_factory=list)  # acknowledgements and notices about this ticket
 
 
 def ticket_view(tenant: Tenant, ticket_id: int) -> TicketView:
@@ -79,7 +80,7 @@ def ticket_view(tenant: Tenant, ticket_id: int) -> TicketView:
         messages=_with_delivery(tenant, [_message_view(m, evidence, context) for m in _messages(tenant, ticket)]),
         timeline=[(event, sentence(event, context)) for event in events],
         assignee=member_names(tenant).get(ticket.assignee_id), other_tickets=_other_tickets(tenant, ticket),
-        actors=member_names(tenant))
+        actors=member_names(tenant), notices=_notices(tenant, ticket))
 
 
 def member_names(tenant: Tenant) -> dict[int, str]:
@@ -121,6 +122,13 @@ def _message_view(message: Message, evidence: dict[int, str], context: Context) 
         body, from_html = html_to_text(message.html), True
     return MessageView(message, reason, automatic, body, from_html,
                        withheld=sum(1 for a in message.attachments if a.withheld_reason))
+
+
+def _notices(tenant: Tenant, ticket: Ticket) -> list[OutgoingMail]:
+    """The automatic mail about this ticket (not the agents' replies, shown on their messages), newest first."""
+    return list(db.session.scalars(OutgoingMail.all(tenant).where(
+        OutgoingMail.ticket_id == ticket.id, OutgoingMail.kind != OutgoingKind.REPLY)
+        .options(defer(OutgoingMail.raw)).order_by(OutgoingMail.id.desc()).limit(50)))
 
 
 def _with_delivery(tenant: Tenant, views: list[MessageView]) -> list[MessageView]:

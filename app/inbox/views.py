@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from app.extensions import htmx
 from app.inbox import listing, services
-from app.inbox.labels import ATTEMPT_OUTCOMES, DELIVERY, PRIORITIES, STATUSES, WITHHELD, label
+from app.inbox.labels import ATTEMPT_OUTCOMES, DELIVERY, NOTICE_REASONS, PRIORITIES, STATUSES, WITHHELD, label
 from app.tickets import actions
 from tenants.resolver import tenant_blueprint
 
@@ -17,7 +17,15 @@ def _labels() -> dict:
     return {"status_label": lambda code: label(STATUSES, code), "priority_label": lambda code: label(PRIORITIES, code),
             "withheld_label": lambda code: label(WITHHELD, code), "statuses": STATUSES,
             "delivery_label": lambda code: label(DELIVERY, code),
-            "attempt_label": lambda code: label(ATTEMPT_OUTCOMES, code)}
+            "attempt_label": lambda code: label(ATTEMPT_OUTCOMES, code),
+            "notice_label": _event_label, "notice_reason": lambda code: label(NOTICE_REASONS, code)}
+
+
+def _event_label(event: str | None) -> str:
+    from app.notify.events import EVENTS
+
+    found = EVENTS.get(event or "")
+    return str(found.label) if found else (event or "")
 
 
 @bp.route("/")

@@ -58,7 +58,8 @@ def test_five_changes_in_ten_seconds_make_one_notification_with_the_final_status
     assert "Resolved" in _text(sent.data) and sent.rcpt_tos == ["ann@customer.test"]
 
 
-def test_a_robot_answering_every_mail_stops_getting_acknowledgements(app, db, desk, receive, deliver, smtp_server):
+def test_a_robot_answering_every_mail_stops_getting_acknowledgements(app, db, client, desk, receive, deliver,
+                                                                     smtp_server):
     limit = app.config["OUTBOUND_AUTO_PER_RECIPIENT_HOUR"]
     for n in range(limit + 2):  # a robot that answers each acknowledgement with a fresh mail, no auto headers
         receive(desk, desk.customer_mail(f"Your request {n}", sender="robot@vendor.test", body=f"Ticket {n} noted."))
@@ -68,6 +69,12 @@ def test_a_robot_answering_every_mail_stops_getting_acknowledgements(app, db, de
     assert len(smtp_server.messages) == limit
     breaks = list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "mail.loop_break")))
     assert len(breaks) == 2 and breaks[0].object_label == "robot@vendor.test"
+    # The agents see it on the ticket: which mail Postroom sent about it, and why the last one was not.
+    first, last = outbox[0], outbox[-1]
+    shown = client.get(f"/t/acme/inbox/{first.ticket_id}").get_data(as_text=True)
+    assert f'id="notice-{first.id}"' in shown and "Sent" in shown.split(f'id="notice-{first.id}"')[1][:600]
+    held = client.get(f"/t/acme/inbox/{last.ticket_id}").get_data(as_text=True).split(f'id="notice-{last.id}"')[1]
+    assert "Not sent" in held[:800] and "too many automatic mails to this address" in held[:800]
 
 
 def test_internal_notes_are_never_sent(db, client, desk, receive, deliver, smtp_server):
