@@ -167,7 +167,7 @@ REFUSED = "chrome-error://chromewebdata/"  # where Chromium leaves a frame whose
 
 
 def _assert_nothing_ran_or_left(page: Page, frame: Frame, frame_url: str, page_url: str, *,
-                                refused_ok: bool = False, settle_ms: int = 1_500) -> None:
+                                refused_ok: bool = False, settle_ms: int = 1_200) -> None:
     page.wait_for_timeout(settle_ms)  # a meta refresh of 0-1 s, late loads, a delayed script
     watch: Watch = page.watch
     assert watch.dialogs == []
