@@ -11,16 +11,19 @@ CATALOGS := $(patsubst %.po,%.mo,$(wildcard app/translations/*/LC_MESSAGES/messa
 run: setup
 	$(PY) -m scripts.devstack.run
 
+# Both passes at once (much of a pass is waiting on mail servers and the browser), each with its own Redis
+# databases; --output-sync keeps each pass's report in one piece.
 test: setup
-	$(MAKE) --no-print-directory test-postgres test-sqlite
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-postgres test-sqlite
 
 # The whole suite, on PostgreSQL (required on CI), Redis, the mail stack and headless Chromium.
 test-postgres:
-	$(PY) -m pytest
+	POSTROOM_TEST_REDIS_URL=$${POSTROOM_TEST_REDIS_URL:-redis://127.0.0.1:6379/1} $(PY) -m pytest
 
 # The database-facing tests again on SQLite, the embedded default of `make run`.
 test-sqlite:
-	POSTROOM_TEST_DB=sqlite $(PY) -m pytest -q -m "not browser" --ignore=tests/devstack
+	POSTROOM_TEST_DB=sqlite POSTROOM_TEST_REDIS_URL=$${POSTROOM_TEST_SQLITE_REDIS_URL:-redis://127.0.0.1:6379/4} \
+		$(PY) -m pytest -q -m "not browser" --ignore=tests/devstack
 
 # Benchmarks (never part of `make test`): rewrites docs/benchmarks.md. E.g. make bench BENCH_ARGS="initial_sync --sqlite"
 bench: setup
