@@ -134,6 +134,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "INGEST_MAX_ATTEMPTS": _int(env, "INGEST_MAX_ATTEMPTS", 3),
         "INGEST_GRACE": _int(env, "INGEST_GRACE", 120),
         **_outbound_settings(env),
+        **_webhook_settings(env),
         **_oauth_settings(env),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_REQUEST_BYTES", 2 * 1024 * 1024),
     }
@@ -142,13 +143,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
 def _outbound_settings(env: Mapping[str, str]) -> dict:
     """The outbox: when to retry (seconds after each failed attempt; one attempt more than there are delays), how
     many mails one connection sends, the throttles, and how long rapid changes are gathered into one notification."""
-    schedule = _str(env, "OUTBOUND_RETRY_SCHEDULE", "60,300,900,3600,14400")
-    try:
-        delays = [int(part) for part in schedule.split(",") if part.strip()]
-    except ValueError:
-        raise ConfigError(f"POSTROOM_OUTBOUND_RETRY_SCHEDULE: comma-separated seconds, not {schedule!r}") from None
     return {
-        "OUTBOUND_RETRY_SCHEDULE": delays,
+        "OUTBOUND_RETRY_SCHEDULE": _seconds_list(env, "OUTBOUND_RETRY_SCHEDULE", "60,300,900,3600,14400"),
         "OUTBOUND_BATCH": _int(env, "OUTBOUND_BATCH", 200),
         "OUTBOUND_CONNECTIONS": max(1, _int(env, "OUTBOUND_CONNECTIONS", 3)),  # parallel SMTP sessions per mailbox
         "OUTBOUND_RATE_PER_MINUTE": _int(env, "OUTBOUND_RATE_PER_MINUTE", 600),  # per mailbox; 0: no limit
@@ -156,3 +152,22 @@ def _outbound_settings(env: Mapping[str, str]) -> dict:
         "OUTBOUND_NOTIFY_DELAY": _int(env, "OUTBOUND_NOTIFY_DELAY", 10),
         "OUTBOUND_CLAIM_TIMEOUT": _int(env, "OUTBOUND_CLAIM_TIMEOUT", 300),
     }
+
+
+def _webhook_settings(env: Mapping[str, str]) -> dict:
+    """Webhook deliveries: the wait after each failed attempt (about 8.5 hours in all by default), the answer's
+    time limit, parallel deliveries per endpoint, and failed attempts in a row that switch an endpoint off."""
+    return {
+        "WEBHOOK_RETRY_SCHEDULE": _seconds_list(env, "WEBHOOK_RETRY_SCHEDULE", "10,60,300,1800,7200,21600"),
+        "WEBHOOK_TIMEOUT": float(_int(env, "WEBHOOK_TIMEOUT", 10)),
+        "WEBHOOK_CONCURRENCY": max(1, _int(env, "WEBHOOK_CONCURRENCY", 2)),
+        "WEBHOOK_DISABLE_AFTER": max(1, _int(env, "WEBHOOK_DISABLE_AFTER", 20)),
+    }
+
+
+def _seconds_list(env: Mapping[str, str], name: str, default: str) -> list[int]:
+    value = _str(env, name, default)
+    try:
+        return [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"POSTROOM_{name}: comma-separated seconds, not {value!r}") from None

@@ -15,6 +15,7 @@ from app.replies.models import ReplyTemplate
 from app.routing.models import RoutingRule
 from app.tickets.models import Contact, Message, MessageAttachment, Ticket, TicketEvent
 from app.tokens.models import ApiToken
+from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from tenants.models import Membership, Tenant
 
 __all__ = ["ApiToken", "AuditEvent", "ConnectionLog", "ConnectionTest", "Contact", "DeliveryAttempt", "DlpRule",
@@ -22,4 +23,4 @@ __all__ = ["ApiToken", "AuditEvent", "ConnectionLog", "ConnectionTest", "Contact
            "Invitation", "Mailbox", "MailboxAlias", "Membership", "Message", "MessageAttachment",
            "NotificationTemplate", "OAuthApp",
            "OAuthGrant", "OperatorAlert", "OutgoingMail", "Queue", "Receipt", "ReplyTemplate", "RoutingRule", "Tenant",
-           "Ticket", "TicketEvent", "User"]
+           "Ticket", "TicketEvent", "User", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint"]

@@ -25,6 +25,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic("worker.jobs.oauth.warn_expiring", every_seconds=6 * 3600),
     Periodic("worker.jobs.ingest.reconcile_receipts", every_seconds=60, queue_kind="ingest"),
     Periodic("worker.jobs.deliver.reconcile_outbox", every_seconds=60, queue_kind="deliver"),
+    Periodic("worker.jobs.webhooks.reconcile_webhooks", every_seconds=60, queue_kind="webhooks"),
 )
 
 

@@ -58,6 +58,9 @@ EVENTS: dict[str, Event] = {event.name: event for event in (
     Event("mailbox_failing", _l("Mailbox failing"),
           _l("Sent to the tenant's admins when a mailbox keeps failing to sync or send."), ADMINS,
           ("mailbox_name", "mailbox_address", "mailbox_url", "reason", "when", "tenant_name")),
+    Event("webhook_disabled", _l("Webhook switched off"),
+          _l("Sent to the tenant's admins when a webhook endpoint kept failing and was switched off."), ADMINS,
+          ("webhook_url", "webhooks_url", "reason", "when", "tenant_name")),
 )}
 
 

@@ -81,6 +81,14 @@ def mailbox_alert(tenant: Tenant, mailbox: Mailbox, event_name: str, admins: lis
     return _to_staff(tenant, event_name, admins, fields=fields, dedupe_key=f"{event_name}:{mailbox.id}")
 
 
+def webhook_disabled(tenant: Tenant, endpoint, admins_: list[User], reason: str) -> OutgoingMail | None:
+    """To the tenant's admins: an endpoint that kept failing was switched off (the ``mailbox_failing`` notice's
+    wording does not fit; this one has its own event)."""
+    page = "webhooks.index" if "webhooks.index" in current_app.view_functions else "portal.dashboard"
+    fields = {"reason": reason, "webhook_url": endpoint.url, "webhooks_url": _url(page, tenant)}
+    return _to_staff(tenant, "webhook_disabled", admins_, fields=fields, dedupe_key=f"webhook:{endpoint.id}")
+
+
 def invitation(tenant: Tenant, address: str, token: str, inviter: User | None) -> OutgoingMail | None:
     fields = {"invitation_url": _absolute("invitations.accept", token=token), "tenant_name": tenant.name,
               "inviter_name": (inviter.name or inviter.email) if inviter else ""}

@@ -164,4 +164,23 @@ möglicherweise nicht. Zustand und Verbindungsprotokoll des Postfachs:
 Postroom, für {{ tenant_name }}
 """,
     ),
+    "webhook_disabled": (
+        'Der Webhook {{ webhook_url }} wurde abgeschaltet',
+        """\
+Guten Tag,
+
+der Webhook-Endpunkt {{ webhook_url }} ist wiederholt fehlgeschlagen und
+wurde abgeschaltet.
+{% if reason %}
+Grund: {{ reason }}
+{% endif %}
+
+Ereignisse, die noch ausstanden, bleiben erhalten und können erneut gesendet
+werden, sobald der Endpunkt wieder funktioniert. Webhook-Einstellungen und
+Zustellprotokoll:
+{{ webhooks_url }}
+
+Postroom, für {{ tenant_name }}
+""",
+    ),
 }

@@ -160,4 +160,21 @@ health and connection log:
 Postroom, for {{ tenant_name }}
 """,
     ),
+    "webhook_disabled": (
+        'The webhook {{ webhook_url }} was switched off',
+        """\
+Hello,
+
+the webhook endpoint {{ webhook_url }} kept failing and was switched off.
+{% if reason %}
+Why: {{ reason }}
+{% endif %}
+
+Events that were still owed to it are kept and can be replayed once the
+endpoint works again. Webhook settings and the delivery log:
+{{ webhooks_url }}
+
+Postroom, for {{ tenant_name }}
+""",
+    ),
 }

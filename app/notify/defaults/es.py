@@ -161,4 +161,22 @@ servicio de asistencia. Estado y registro de conexiones del buzón:
 Postroom, para {{ tenant_name }}
 """,
     ),
+    "webhook_disabled": (
+        'El webhook {{ webhook_url }} se ha desactivado',
+        """\
+Hola:
+
+el punto de conexión webhook {{ webhook_url }} ha fallado repetidamente y se
+ha desactivado.
+{% if reason %}
+Motivo: {{ reason }}
+{% endif %}
+
+Los eventos pendientes se conservan y podrán reenviarse cuando el punto de
+conexión vuelva a funcionar. Configuración de webhooks y registro de entregas:
+{{ webhooks_url }}
+
+Postroom, para {{ tenant_name }}
+""",
+    ),
 }

@@ -165,4 +165,23 @@ connexion de la boîte aux lettres :
 Postroom, pour {{ tenant_name }}
 """,
     ),
+    "webhook_disabled": (
+        'Le webhook {{ webhook_url }} a été désactivé',
+        """\
+Bonjour,
+
+le point de terminaison webhook {{ webhook_url }} a échoué à plusieurs
+reprises et a été désactivé.
+{% if reason %}
+Motif : {{ reason }}
+{% endif %}
+
+Les événements qui lui restaient dus sont conservés et pourront être renvoyés
+dès que le point de terminaison fonctionnera de nouveau. Paramètres des
+webhooks et journal des livraisons :
+{{ webhooks_url }}
+
+Postroom, pour {{ tenant_name }}
+""",
+    ),
 }

@@ -170,4 +170,22 @@ Postroom では、チームでサービスデスクのメールに対応して�
 Postroom（{{ tenant_name }}）
 """,
     ),
+    "webhook_disabled": (
+        'Webhook {{ webhook_url }} を停止しました',
+        """\
+お疲れさまです。
+
+Webhook エンドポイント {{ webhook_url }} への送信が繰り返し失敗したため、
+このエンドポイントを停止しました。
+{% if reason %}
+理由: {{ reason }}
+{% endif %}
+
+未送信のイベントは保存されており、エンドポイントが復旧したら再送できます。
+Webhook の設定と配信ログ:
+{{ webhooks_url }}
+
+Postroom（{{ tenant_name }}）
+""",
+    ),
 }

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: signed event deliveries to tenants' endpoints, at least once, with a log and replays."""
