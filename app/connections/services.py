@@ -169,6 +169,7 @@ def _update_streak(mailbox: Mailbox, direction: str, failed: StepResult | None) 
             record(tenant, "mailbox.recovered", object_type="mailbox", object_id=mailbox.id, label=mailbox.address,
                    changes={"status": ["failing", "active"]})
             mailbox.status = MailboxStatus.ACTIVE
+            _status_event(tenant, mailbox, "failing")
         mailbox.failure_streak, mailbox.last_failure_category, mailbox.failure_direction = 0, None, None
         return
     mailbox.failure_streak += 1
@@ -181,6 +182,14 @@ def _update_streak(mailbox: Mailbox, direction: str, failed: StepResult | None) 
 
         notifications.mailbox_alert(tenant, mailbox, "mailbox_failing", notifications.admins(tenant),
                                     reason=f"{failed.category}: {failed.server_response or ''}".strip(": "))
+        _status_event(tenant, mailbox, "active")
+
+
+def _status_event(tenant: Tenant, mailbox: Mailbox, before: str) -> None:
+    from app.webhooks.payloads import mailbox_data
+    from app.webhooks.services import emit
+
+    emit(tenant, "mailbox.status_changed", lambda: mailbox_data(mailbox, previous_status=before))
 
 
 def recent_log(mailbox: Mailbox, limit: int = 20) -> list[ConnectionLog]:

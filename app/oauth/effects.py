@@ -48,10 +48,21 @@ def grant_failed(grant: OAuthGrant, failure: OAuthFailure) -> None:
             record(tenant, f"mailbox.{status.value}", object_type="mailbox", object_id=mailbox.id,
                    label=mailbox.address, changes={"status": [mailbox.status.value, status.value],
                                                    "cause": failure.cause})
+            before = mailbox.status.value
             mailbox.status = status
             mailbox.last_failure_category = failure.kind
             _alert_admins(tenant, mailbox, status, failure.cause)
+            _status_events(tenant, mailbox, before, failure.cause)
     db.session.commit()
+
+
+def _status_events(tenant, mailbox, before: str, cause: str) -> None:
+    from app.webhooks.payloads import mailbox_data
+    from app.webhooks.services import emit
+
+    emit(tenant, "mailbox.status_changed", lambda: mailbox_data(mailbox, previous_status=before, cause=cause))
+    if mailbox.status == MailboxStatus.REAUTH_REQUIRED:
+        emit(tenant, "mailbox.reauth_required", lambda: mailbox_data(mailbox, cause=cause))
 
 
 def _alert_admins(tenant, mailbox, status: MailboxStatus, cause: str) -> None:

@@ -190,12 +190,22 @@ def _record(tenant: Tenant, attempts: list[Attempted], counts: dict[str, int]) -
         if replies:
             db.session.execute(update(Message).where(among(Message.id, replies)).values(delivery_status="sent")
                                .execution_options(synchronize_session=False))
+            _sent_events(tenant, replies)
         counts["sent"] += len(sent)
     for attempt in attempts:
         if attempt.outcome.result != "sent":
             _not_sent(tenant, db.session.get(OutgoingMail, attempt.envelope.id), attempt.outcome)
             counts[attempt.outcome.result] += 1
     db.session.commit()
+
+
+def _sent_events(tenant: Tenant, message_ids: list[int]) -> None:
+    from app.webhooks.payloads import message_event
+    from app.webhooks.services import emit, subscribed
+
+    if subscribed(tenant, "message.sent"):  # one look-up for the group; most tenants have no endpoint
+        for message_id in message_ids:
+            emit(tenant, "message.sent", lambda message_id=message_id: message_event(message_id))
 
 
 def _not_sent(tenant: Tenant, outgoing: OutgoingMail, outcome: Outcome) -> None:

@@ -22,6 +22,7 @@ def mark_failed(tenant: Tenant, outgoing: OutgoingMail, reason: str, response: s
     outgoing.last_error = response
     _message_status(outgoing, "failed")
     _tell(tenant, outgoing, reason, response)
+    _event(tenant, outgoing, "message.failed", reason=reason, response=response[:1000])
 
 
 def record_bounce(tenant: Tenant, bounce: Bounce) -> OutgoingMail | None:
@@ -45,7 +46,17 @@ def record_bounce(tenant: Tenant, bounce: Bounce) -> OutgoingMail | None:
                                .values(bouncing=True, bounce_reason=words[:4000])
                                .execution_options(synchronize_session="fetch"))
         _tell(tenant, outgoing, "bounced", words)
+        _event(tenant, outgoing, "message.bounced", reason=words[:1000])
     return outgoing
+
+
+def _event(tenant: Tenant, outgoing: OutgoingMail, name: str, **extra) -> None:
+    """A reply's fate, for webhooks (notifications are the desk's own business)."""
+    from app.webhooks.payloads import message_event
+    from app.webhooks.services import emit
+
+    if outgoing.kind == OutgoingKind.REPLY and outgoing.message_id:
+        emit(tenant, name, lambda: message_event(outgoing.message_id, **extra))
 
 
 def _message_status(outgoing: OutgoingMail, status: str) -> None:

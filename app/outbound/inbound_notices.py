@@ -22,7 +22,9 @@ from app.tickets.models import Message, MessageAttachment
 from tenants.models import Tenant, utcnow
 
 NOTICES_JOB = "worker.jobs.deliver.inbound_notices"
+EVENTS_JOB = "worker.jobs.webhooks.inbound_events"
 _PENDING = "outbox_inbound_notices"
+_EVENTS = "webhook_inbound_events"
 
 
 def queue_for_batch(batch: Batch) -> None:
@@ -32,6 +34,11 @@ def queue_for_batch(batch: Batch) -> None:
     if ids:
         pending = db.session.info.setdefault(_PENDING, [])
         pending.append((batch.tenant.region, batch.tenant.id, ids))
+    from app.webhooks.services import listening
+
+    if batch.messages and listening(batch.tenant):  # one look-up per batch
+        events = db.session.info.setdefault(_EVENTS, [])
+        events.append((batch.tenant.region, batch.tenant.id, [new.id for new in batch.messages]))
 
 
 def enqueue_pending(session) -> None:
@@ -45,6 +52,29 @@ def enqueue_pending(session) -> None:
                 NOTICES_JOB, ids, meta={"tenant_id": tenant_id, "kind": "notices"})
         except Exception:  # Redis away: the reconciler finds the acknowledgements that are still owed
             current_app.logger.warning("notice job not enqueued", exc_info=True, extra={"tenant_id": tenant_id})
+    for region, tenant_id, ids in session.info.pop(_EVENTS, []):
+        try:
+            region_queue(get_region(region), "webhooks").enqueue(
+                EVENTS_JOB, ids, meta={"tenant_id": tenant_id, "kind": "webhook_events"})
+        except Exception:
+            current_app.logger.warning("webhook events not enqueued", exc_info=True, extra={"tenant_id": tenant_id})
+
+
+def inbound_events(message_ids: list[int]) -> int:
+    """``message.received`` for each new mail and ``ticket.created`` for each mail that opened a ticket."""
+    from app.tickets.models import ThreadReason
+    from app.webhooks.payloads import message_data, ticket_data
+    from app.webhooks.services import emit
+
+    emitted = 0
+    for message in db.session.scalars(select(Message).where(Message.id.in_(message_ids)).order_by(Message.id)):
+        tenant = db.session.get(Tenant, message.tenant_id)
+        if message.thread_reason in (ThreadReason.NEW, ThreadReason.LINKED):
+            emitted += len(emit(tenant, "ticket.created", lambda m=message: {"ticket": ticket_data(m.ticket)}))
+        emitted += len(emit(tenant, "message.received", lambda m=message: {
+            "message": message_data(m), "ticket": ticket_data(m.ticket)}))
+    db.session.commit()
+    return emitted
 
 
 def send_notices(message_ids: list[int]) -> int:

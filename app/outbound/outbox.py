@@ -111,6 +111,7 @@ def _enqueue_kicks(session: Session) -> None:
 def _drop_kicks(session: Session) -> None:
     session.info.pop(_KICKS, None)
     session.info.pop("outbox_inbound_notices", None)
+    session.info.pop("webhook_inbound_events", None)
 
 
 def kick(region: str, tenant_id: int, mailbox_id: int | None, delay: int = 0) -> None:

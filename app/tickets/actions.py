@@ -58,6 +58,11 @@ def _changed(tenant: Tenant, ticket: Ticket, actor: User, field: str, before, af
     log_event(ticket, "changed", {"field": field, "from": before, "to": after, **detail}, actor_id=actor.id)
     record(tenant, f"ticket.{field}", object_type="ticket", object_id=ticket.id, label=ticket.reference,
            changes={field: [before, after]})
+    from app.webhooks.payloads import ticket_data
+    from app.webhooks.services import emit
+
+    emit(tenant, "ticket.updated", lambda: {"ticket": ticket_data(ticket), "changes": {field: [before, after]},
+                                            "actor": {"id": actor.id, "email": actor.email}})
 
 
 def assign(tenant: Tenant, ticket: Ticket, assignee: User | None, *, actor: User) -> bool:

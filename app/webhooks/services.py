@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import current_app
@@ -31,13 +32,25 @@ def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-def emit(tenant: Tenant, event_name: str, data: dict) -> list[WebhookDelivery]:
-    """The event for every active endpoint of ``tenant`` that subscribed to it (added to the session; the
-    caller's commit makes them durable and enqueues their jobs)."""
+def listening(tenant: Tenant) -> bool:
+    """Whether ``tenant`` has an active endpoint at all (one indexed look-up)."""
+    return db.session.scalar(select(WebhookEndpoint.id).where(
+        WebhookEndpoint.tenant_id == tenant.id, WebhookEndpoint.active).limit(1)) is not None
+
+
+def subscribed(tenant: Tenant, event_name: str) -> list[WebhookEndpoint]:
     endpoints = db.session.scalars(WebhookEndpoint.all(tenant).where(WebhookEndpoint.active))
-    chosen = [endpoint for endpoint in endpoints if event_name in (endpoint.events or [])]
+    return [endpoint for endpoint in endpoints if event_name in (endpoint.events or [])]
+
+
+def emit(tenant: Tenant, event_name: str, data: dict | Callable[[], dict]) -> list[WebhookDelivery]:
+    """The event for every active endpoint of ``tenant`` that subscribed to it (added to the session; the
+    caller's commit makes them durable and enqueues their jobs). ``data`` may be a function: it is only called
+    when somebody listens."""
+    chosen = subscribed(tenant, event_name)
     if not chosen:
         return []
+    data = data() if callable(data) else data
     event_id = f"evt_{uuid.uuid4().hex}"
     body = json.dumps({"id": event_id, "type": event_name, "created_at": utcnow().isoformat(),
                        "tenant": tenant.slug, "data": data}, separators=(",", ":"), default=str).encode()

@@ -83,5 +83,5 @@ def test_scheduler_registers_the_schedule_on_region_queues(app):
         scheduler = build_scheduler(get_region("eu"))
     jobs = scheduler.get_jobs()
     assert len(jobs) == len(SCHEDULE)
-    assert {j.queue_name for j in jobs} == {"eu:default", "eu:poll", "eu:ingest", "eu:deliver"}
+    assert {j.queue_name for j in jobs} == {"eu:default", "eu:poll", "eu:ingest", "eu:deliver", "eu:webhooks"}
     assert all(j.args == ("eu",) for j in jobs)

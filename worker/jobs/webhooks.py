@@ -20,3 +20,10 @@ def reconcile_webhooks(region: str) -> int:
     for tenant_id, delivery_id, endpoint_id in rows:
         kick(region, tenant_id, delivery_id, endpoint_id)
     return len(rows)
+
+
+@job
+def inbound_events(message_ids: list[int]) -> int:
+    from app.outbound.inbound_notices import inbound_events as emit_events
+
+    return emit_events(message_ids)
