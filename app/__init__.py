@@ -83,10 +83,11 @@ def _register_blueprints(app: Flask) -> None:
     from app.replies.views import bp as reply_templates_bp  # also adds its route to the inbox blueprint
     from app.rules.views import bp as rules_bp
     from app.settings.views import bp as settings_bp
+    from app.webhooks.views import bp as webhooks_bp
 
     for blueprint in (auth_bp, ops_bp, portal_bp, members_bp, invitations_bp, settings_bp, mailboxes_bp,
                       oauth_connect_bp, oauth_bp, queues_bp, audit_bp, inbox_bp, quarantine_bp,
-                      rules_bp, reply_templates_bp, notifications_bp, dlp_bp):
+                      rules_bp, reply_templates_bp, notifications_bp, dlp_bp, webhooks_bp):
         app.register_blueprint(blueprint)
     app.context_processor(nav_context)
     app.jinja_env.globals.update(step_label=step_label, describe_step=describe)

@@ -16,7 +16,8 @@ from flask_sqlalchemy.session import Session
 from tests.fixtures.clients import PortalClient
 from tests.fixtures.database import database_url, drop_pg_database, on_ci
 
-pytest_plugins = ["tests.fixtures.oauth", "tests.fixtures.mailstack", "tests.fixtures.browser", "tests.fixtures.inbox"]
+pytest_plugins = ["tests.fixtures.oauth", "tests.fixtures.mailstack", "tests.fixtures.browser", "tests.fixtures.inbox",
+                   "tests.fixtures.webhooks"]
 
 # Three Redis databases per test run (in-process tests, the live server's worker, `make run`'s demo), chosen by
 # pid so that two runs on one machine rarely share one; each test flushes its own.

@@ -12,7 +12,7 @@ from tenants.models import Role
 SAMPLE_IDS = {"membership_id": 1, "invitation_id": 1, "token_id": 1, "mailbox_id": 1, "alias_id": 1, "queue_id": 1,
               "job_id": "0" * 32, "provider": "dev", "receipt_id": 1, "ticket_id": 1,
               "rule_id": 1, "message_id": 1, "template_id": 1, "attachment_id": 1,
-              "event": "acknowledgement", "locale": "de"}
+              "event": "acknowledgement", "locale": "de", "endpoint_id": 1, "delivery_id": 1}
 
 
 def tenant_routes(app):
