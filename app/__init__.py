@@ -68,6 +68,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.cli import init_cli
     from app.connections.messages import describe, step_label
     from app.dlp.views import bp as dlp_bp
+    from app.hooks.views import bp as hooks_bp
     from app.inbox.views import bp as inbox_bp
     from app.mailboxes.views import bp as mailboxes_bp
     from app.members.views import bp as members_bp
@@ -87,7 +88,7 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in (auth_bp, ops_bp, portal_bp, members_bp, invitations_bp, settings_bp, mailboxes_bp,
                       oauth_connect_bp, oauth_bp, queues_bp, audit_bp, inbox_bp, quarantine_bp,
-                      rules_bp, reply_templates_bp, notifications_bp, dlp_bp, webhooks_bp):
+                      rules_bp, reply_templates_bp, notifications_bp, dlp_bp, webhooks_bp, hooks_bp):
         app.register_blueprint(blueprint)
     app.context_processor(nav_context)
     app.jinja_env.globals.update(step_label=step_label, describe_step=describe)

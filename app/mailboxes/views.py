@@ -70,10 +70,13 @@ def show(mailbox_id: int):
 def _show_page(mailbox: Mailbox, *, test=None, backfill_form: BackfillForm | None = None) -> str:
     alias_form = AliasForm()
     alias_form.queue_id.choices = [("", _("Mailbox default"))] + [(q.id, q.name) for q in queues(g.tenant)]
+    from app.hooks.services import poke_token
+
     return render_template("mailboxes/show.html", mailbox=mailbox, health=connections.health(mailbox),
                            log=connections.recent_log(mailbox), test=test, alias_form=alias_form,
                            queues=queues(g.tenant), confirm=ConfirmForm(),
-                           backfill_form=backfill_form or BackfillForm())
+                           backfill_form=backfill_form or BackfillForm(),
+                           poke_url=url_for("hooks.poke", token=poke_token(mailbox), _external=True))
 
 
 @bp.route("/<int:mailbox_id>/edit", methods=["GET", "POST"])
