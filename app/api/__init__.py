@@ -42,6 +42,7 @@ def init_api(app: Flask) -> None:
         tenant,
         tickets,
         tokens,
+        webhooks,
     )
 
     for key, value in API_CONFIG.items():
@@ -50,6 +51,6 @@ def init_api(app: Flask) -> None:
         "bearer": {"type": "http", "scheme": "bearer", "description": "A tenant API token (prt_...)"}}},
         "security": [{"bearer": []}]})
     for module in (accounts, tenant, members, tokens, mailboxes, queues, tickets, quarantine, jobs, audit, rules,
-                   contacts):
+                   contacts, webhooks):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.blp.url_prefix or ''}")

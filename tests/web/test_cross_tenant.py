@@ -96,7 +96,7 @@ def test_role_guarded_routes_refuse_weaker_roles(app, client, create_tenant, add
 
 
 API_ROUTES = [("GET", "/api/v1/invitations"), ("GET", "/api/v1/members"), ("GET", "/api/v1/tokens"),
-              ("GET", "/api/v1/tenant")]
+              ("GET", "/api/v1/tenant"), ("GET", "/api/v1/webhooks")]
 
 
 def test_api_token_sees_only_its_tenant(client, db, create_tenant, add_member, api_token):
