@@ -162,6 +162,10 @@ def _webhook_settings(env: Mapping[str, str]) -> dict:
         "WEBHOOK_TIMEOUT": float(_int(env, "WEBHOOK_TIMEOUT", 10)),
         "WEBHOOK_CONCURRENCY": max(1, _int(env, "WEBHOOK_CONCURRENCY", 2)),
         "WEBHOOK_DISABLE_AFTER": max(1, _int(env, "WEBHOOK_DISABLE_AFTER", 20)),
+        # Gmail push (Pub/Sub push subscription with an OIDC token): who signs, for whom, on whose behalf.
+        "GMAIL_PUSH_JWKS_URL": _str(env, "GMAIL_PUSH_JWKS_URL", "https://www.googleapis.com/oauth2/v3/certs"),
+        "GMAIL_PUSH_AUDIENCE": _str(env, "GMAIL_PUSH_AUDIENCE"),
+        "GMAIL_PUSH_SERVICE_ACCOUNT": _str(env, "GMAIL_PUSH_SERVICE_ACCOUNT"),
     }
 
 

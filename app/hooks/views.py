@@ -51,3 +51,22 @@ def graph():
     for mailbox in mailboxes.values():
         sync_now(mailbox)
     return "", 202
+
+
+@bp.post("/gmail")
+@csrf.exempt
+def gmail():
+    """Gmail push through Pub/Sub; see ``app.hooks.gmail`` for what is verified. Acknowledged with 204 so that
+    Pub/Sub does not send it again; a refused push gets 403 (Pub/Sub retries, and a forged one stays refused)."""
+    from app.hooks.gmail import mailbox_for_push
+
+    if (request.content_length or 0) > MAX_BODY:
+        count_refusal("too_large")
+        return "", 413
+    try:
+        mailbox = mailbox_for_push(request.headers.get("Authorization"), request.get_json(silent=True))
+    except Refused as refused:
+        count_refusal(refused.reason)
+        return "", 403
+    sync_now(mailbox)
+    return "", 204
