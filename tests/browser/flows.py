@@ -21,3 +21,11 @@ def sign_up(page: Page, prefix: str, organization: str) -> str:
     page.click("button[type=submit]")
     page.wait_for_url(f"**/t/{slug}/")
     return slug
+
+
+def htmx_ready(page: Page, selector: str) -> None:
+    """Wait until htmx has processed ``selector`` (its triggers listen). After a boosted navigation the new content
+    is in the page a moment before htmx wires it up (the settle step); typing into it sooner goes unheard."""
+    page.wait_for_function(
+        "s => { const e = document.querySelector(s); return !!(e && e['htmx-internal-data'] "
+        "&& e['htmx-internal-data'].initHash); }", arg=selector)

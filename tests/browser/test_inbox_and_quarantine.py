@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.flows import sign_up
+from tests.browser.flows import htmx_ready, sign_up
 from tests.fixtures.inbox import Inbox, make_mail
 from tests.web.test_quarantine_page import deep_mail
 
@@ -41,6 +41,7 @@ def test_inbox_search_thread_reasons_and_quarantine_replay(page: Page, live_serv
 
     page.click("nav.sidebar >> text=Inbox")
     expect(page.locator("#tickets .ticket-row")).to_have_count(2)
+    htmx_ready(page, "#inbox-filters")
     page.fill("#q", "printer jam")  # the list refreshes itself, without a submit (every body says "printer")
     expect(page.locator("#tickets .ticket-row")).to_have_count(1)
     page.click(f"#ticket-{ticket_id} >> text=Printer jam")
