@@ -95,9 +95,7 @@ def list_deliveries(args: dict, endpoint_id: int):
 def replay_delivery(endpoint_id: int, delivery_id: int):
     """Send it again: the same body and the same ``Postroom-Id``."""
     endpoint = _endpoint(endpoint_id)
-    delivery = db.session.scalar(select(WebhookDelivery).where(
-        WebhookDelivery.tenant_id == g.tenant.id, WebhookDelivery.endpoint_id == endpoint.id,
-        WebhookDelivery.id == delivery_id))
+    delivery = services.delivery_of(g.tenant, endpoint, delivery_id)
     if delivery is None:
         abort(404)
     services.replay(g.tenant, delivery)

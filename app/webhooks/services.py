@@ -135,6 +135,13 @@ def disable(endpoint: WebhookEndpoint, reason: str) -> None:
     notifications.webhook_disabled(tenant, endpoint, notifications.admins(tenant), reason)
 
 
+def delivery_of(tenant: Tenant, endpoint: WebhookEndpoint, delivery_id: int) -> WebhookDelivery | None:
+    """One of ``endpoint``'s deliveries (``None`` for another endpoint's or tenant's)."""
+    return db.session.scalar(select(WebhookDelivery).where(
+        WebhookDelivery.tenant_id == tenant.id, WebhookDelivery.endpoint_id == endpoint.id,
+        WebhookDelivery.id == delivery_id))
+
+
 def replay(tenant: Tenant, delivery: WebhookDelivery) -> WebhookDelivery:
     """Send a delivery again (a dead letter, or one already delivered): same body, same idempotency id."""
     delivery.status, delivery.next_attempt_at, delivery.claimed_at = DeliveryStatus.PENDING, utcnow(), None

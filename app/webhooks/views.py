@@ -115,9 +115,7 @@ def deliveries(endpoint_id: int):
 @bp.route("/<int:endpoint_id>/deliveries/<int:delivery_id>/replay", methods=["POST"])
 def replay(endpoint_id: int, delivery_id: int):
     endpoint = _endpoint(endpoint_id)
-    delivery = db.session.scalar(select(WebhookDelivery).where(
-        WebhookDelivery.tenant_id == g.tenant.id, WebhookDelivery.endpoint_id == endpoint.id,
-        WebhookDelivery.id == delivery_id))
+    delivery = services.delivery_of(g.tenant, endpoint, delivery_id)
     if delivery is None:
         abort(404)
     if ConfirmForm().validate_on_submit():
