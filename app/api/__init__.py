@@ -33,9 +33,11 @@ def init_api(app: Flask) -> None:
         accounts,
         audit,
         contacts,
+        dlp,
         jobs,
         mailboxes,
         members,
+        notification_templates,
         quarantine,
         queues,
         rules,
@@ -51,6 +53,6 @@ def init_api(app: Flask) -> None:
         "bearer": {"type": "http", "scheme": "bearer", "description": "A tenant API token (prt_...)"}}},
         "security": [{"bearer": []}]})
     for module in (accounts, tenant, members, tokens, mailboxes, queues, tickets, quarantine, jobs, audit, rules,
-                   contacts, webhooks):
+                   contacts, webhooks, dlp, notification_templates):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.blp.url_prefix or ''}")
