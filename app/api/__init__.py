@@ -42,6 +42,7 @@ def init_api(app: Flask) -> None:
         queues,
         rules,
         tenant,
+        ticket_actions,
         tickets,
         tokens,
         webhooks,
@@ -53,6 +54,6 @@ def init_api(app: Flask) -> None:
         "bearer": {"type": "http", "scheme": "bearer", "description": "A tenant API token (prt_...)"}}},
         "security": [{"bearer": []}]})
     for module in (accounts, tenant, members, tokens, mailboxes, queues, tickets, quarantine, jobs, audit, rules,
-                   contacts, webhooks, dlp, notification_templates):
+                   contacts, webhooks, dlp, notification_templates, ticket_actions):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.blp.url_prefix or ''}")

@@ -48,6 +48,7 @@ class TicketSchema(ma.Schema):
     created_at = ma.fields.AwareDateTime()
     updated_at = ma.fields.AwareDateTime()
     last_message_at = ma.fields.AwareDateTime()
+    version = ma.fields.Integer(metadata={"description": "Goes up with every change: send it back with yours"})
 
 
 class AttachmentSchema(ma.Schema):
@@ -78,6 +79,8 @@ class MessageSchema(ma.Schema):
     automatic = ma.fields.Boolean()
     automatic_reason = ma.fields.String(allow_none=True)
     acknowledge = ma.fields.Boolean(metadata={"description": "An acknowledgement to the sender is due"})
+    delivery_status = ma.fields.String(allow_none=True, metadata={
+        "description": "Replies: queued, sent, failed, bounced or not_sent"})
     authenticity = ma.fields.Dict(metadata={"description": "spf/dkim/dmarc from the tenant's trusted server"})
     sender_flagged = ma.fields.Boolean()
 
@@ -141,3 +144,47 @@ class BulkReplaySchema(ReplaySchema):
 
 class ReplayedSchema(ma.Schema):
     replayed = ma.fields.List(ma.fields.Integer())
+
+
+class TicketChangeSchema(Strict):
+    status = ma.fields.String(metadata={"enum": ["open", "pending", "resolved", "closed"]})
+    priority = ma.fields.String(metadata={"enum": ["low", "normal", "high", "urgent"]})
+    assignee_id = ma.fields.Integer(allow_none=True)
+    queue_id = ma.fields.Integer(allow_none=True)
+    version = ma.fields.Integer(metadata={"description": "The ticket's version as you read it: a newer one "
+                                                         "(someone changed the ticket meanwhile) is a 409"})
+
+
+class TextSchema(Strict):
+    body = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100_000))
+    version = ma.fields.Integer(metadata={"description": "As for a change: a newer version is a 409"})
+
+
+class DeliveryAttemptSchema(ma.Schema):
+    number = ma.fields.Integer()
+    outcome = ma.fields.String(metadata={"enum": ["sent", "deferred", "failed"]})
+    code = ma.fields.Integer(allow_none=True)
+    response = ma.fields.String()
+    server = ma.fields.String()
+    duration_ms = ma.fields.Integer()
+    started_at = ma.fields.AwareDateTime()
+
+
+class OutgoingSchema(ma.Schema):
+    id = ma.fields.Integer()
+    kind = ma.fields.Function(lambda o: o.kind.value, metadata={"enum": ["reply", "notification", "system"]})
+    event = ma.fields.String(allow_none=True)
+    message_id = ma.fields.Integer(allow_none=True)
+    rfc_message_id = ma.fields.String()
+    recipients = ma.fields.List(ma.fields.String())
+    subject = ma.fields.String()
+    status = ma.fields.Function(lambda o: o.status.value, metadata={
+        "enum": ["queued", "sending", "sent", "failed", "blocked", "suppressed"]})
+    status_reason = ma.fields.String(allow_none=True)
+    attempts = ma.fields.Integer()
+    next_attempt_at = ma.fields.AwareDateTime(allow_none=True)
+    last_error = ma.fields.String(allow_none=True)
+    bounce_reason = ma.fields.String(allow_none=True)
+    created_at = ma.fields.AwareDateTime()
+    sent_at = ma.fields.AwareDateTime(allow_none=True)
+    attempt_log = ma.fields.List(ma.fields.Nested(DeliveryAttemptSchema), attribute="attempts_log")

@@ -1,4 +1,4 @@
-"""Tickets and their messages (read-only here; replies and notes come with the outbound issue)."""
+"""Tickets and their messages (reading; changes, notes and replies are in ``ticket_actions``)."""
 
 from __future__ import annotations
 
