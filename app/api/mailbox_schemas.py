@@ -98,6 +98,10 @@ class MailboxInSchema(Strict):
     sync = ma.fields.Nested(SyncInSchema)
     from_name = ma.fields.String(allow_none=True)
     reply_to = ma.fields.String(allow_none=True)
+    signature = ma.fields.String(metadata={"description": "Added below every reply and notification"})
+    disclaimer = ma.fields.String(metadata={"description": "Added below the signature"})
+    sent_folder = ma.fields.String(allow_none=True, metadata={
+        "description": "An IMAP folder that keeps a copy of every mail sent; null: none"})
 
 
 class MailboxUpdateSchema(MailboxInSchema):
@@ -159,6 +163,10 @@ class MailboxSchema(ma.Schema):
     sync = _Whole(SyncOutSchema)
     from_name = ma.fields.String(allow_none=True)
     reply_to = ma.fields.String(allow_none=True)
+    signature = ma.fields.String(metadata={"description": "Added below every reply and notification"})
+    disclaimer = ma.fields.String(metadata={"description": "Added below the signature"})
+    sent_folder = ma.fields.String(allow_none=True, metadata={
+        "description": "An IMAP folder that keeps a copy of every mail sent; null: none"})
     failure_streak = ma.fields.Integer()
     created_at = ma.fields.AwareDateTime()
     updated_at = ma.fields.AwareDateTime()

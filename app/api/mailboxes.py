@@ -71,7 +71,8 @@ def _queue_id(value: Any) -> int | None:
 
 def _settings(body: dict) -> tuple[dict, dict[str, str]]:
     """Nested request → the service's flat settings (only the keys given), and pointer overrides for errors."""
-    flat: dict[str, Any] = {key: body[key] for key in ("name", "address", "from_name", "reply_to") if key in body}
+    flat: dict[str, Any] = {key: body[key] for key in ("name", "address", "from_name", "reply_to", "signature",
+                                                      "disclaimer", "sent_folder") if key in body}
     pointers: dict[str, str] = {}
     if "queue" in body:
         # an unknown queue goes to the service as a name (never an int it would look up: out-of-range ids fail

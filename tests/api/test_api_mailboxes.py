@@ -113,6 +113,14 @@ def test_list_get_patch_delete(client, db, acme, headers):
     stored = db.session.execute(text("select inbound_password from mailboxes")).scalar()
     assert INBOUND_SECRET not in stored
 
+    signed = client.patch(url, json={"signature": "Acme Support", "disclaimer": "Confidential.",
+                                     "sent_folder": "Sent"}, headers=headers)
+    assert signed.status_code == 200, signed.get_data(as_text=True)
+    assert (signed.json["signature"], signed.json["disclaimer"], signed.json["sent_folder"]) == (
+        "Acme Support", "Confidential.", "Sent")
+    too_long = client.patch(url, json={"signature": "x" * 5001}, headers=headers)
+    assert set(_pointers(too_long)) == {"#/signature"}
+
     bad = client.patch(url, json={"inbound": {"port": 0}}, headers=headers)
     assert set(_pointers(bad)) == {"#/inbound/port"}
     db.session.refresh(mailbox)
