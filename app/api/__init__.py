@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import http
+
 from flask import Flask
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
 
-from app.api.problems import ProblemSchema
+from app.api.problems import PROBLEM_JSON, ProblemSchema
 from app.extensions import csrf
 
 API_CONFIG = {
@@ -19,6 +22,18 @@ API_CONFIG = {
 
 class PostroomApi(Api):
     ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        """flask-smorest's error responses, documented with the content type they really have: problem+json."""
+        for status in http.HTTPStatus:
+            response: dict = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
     def _register_error_handlers(self) -> None:
         # app.errors handles every HTTPException: problem+json under /api/, HTML pages elsewhere.
