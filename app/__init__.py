@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from app.config import PROJECT_ROOT, load_config
 
@@ -18,9 +19,19 @@ def create_app(config: Mapping | None = None) -> Flask:
         env["POSTROOM_ENV"] = config["POSTROOM_ENV"]  # so testing never demands production secrets
     app.config.update(load_config(env))
     app.config.update(config or {})
+    app.url_map.converters["int"] = DatabaseInt
     _init_extensions(app)
     _register_blueprints(app)
     return app
+
+
+class DatabaseInt(IntegerConverter):
+    """``<int:…>`` in every URL stops where the database's integer ids stop: /tickets/99999999999 is a 404 like any
+    id that does not exist, not a database error (PostgreSQL refuses such a number outright)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _init_extensions(app: Flask) -> None:
