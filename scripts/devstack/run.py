@@ -3,6 +3,7 @@ supervisor. Ctrl-C stops it all."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -35,6 +36,12 @@ def _env(stack: MailStack) -> dict[str, str]:
                 "POSTROOM_OAUTH_DEV_IMAP": f"{info['imap']['host']}:{info['imap']['tls_port']}",
                 "POSTROOM_OAUTH_DEV_SMTP": f"{info['smtp']['host']}:{info['smtp']['port']}",
                 "POSTROOM_OAUTH_DEV_CA_FILE": info["ca_file"]})
+    # Staff mail (invitations, alerts) goes through the region's relay: here the stack's SMTP server, as the demo
+    # mailbox. Everything the demo sends lands in the stack's sent-mail folder.
+    relay = {"host": info["smtp"]["host"], "port": info["smtp"]["port"], "security": "starttls",
+             "username": info["demo_mailbox"]["address"], "password": info["demo_mailbox"]["password"],
+             "ca_pem": Path(info["ca_file"]).read_text(), "from": info["demo_mailbox"]["address"]}
+    env.setdefault("POSTROOM_REGIONS", json.dumps({"default": {"smtp_relay": relay}}))
     return env
 
 
@@ -82,6 +89,7 @@ def _banner(stack: MailStack, password: str) -> str:
         f"POP3 :{info['pop3']['port']}, SMTP :{info['smtp']['port']})",
         f"  OAuth (dev):   {info['oauth']['url']}  — try Mailboxes → Connect, signing in as "
         f"{info['oauth_demo_mailbox']['address']} / {info['oauth_demo_mailbox']['password']}",
+        f"  Sent mail:     {info['sent_mail_dir']}  (every mail the demo sends, as the SMTP server got it)",
         f"  Stack details: {INSTANCE / 'devstack.json'}",
         "Press Ctrl-C to stop everything.", ""])
 

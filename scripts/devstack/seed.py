@@ -9,6 +9,7 @@ from pathlib import Path
 from app import create_app
 from app.connections.services import start_test
 from app.extensions import db
+from app.inbound.services import start_sync
 from app.mailboxes.models import Mailbox
 from app.mailboxes.services import create_mailbox
 from app.queues.services import create_queue
@@ -35,7 +36,8 @@ def seed(slug: str, stack_file: Path) -> str:
             "outbound_password": stack["demo_mailbox"]["password"],
         })
         start_test(mailbox)
-        return f"demo mailbox {mailbox.address} connected; its connection test is queued"
+        start_sync(mailbox)  # the welcome mail is in the inbox (and acknowledged) within seconds, not at the first poll
+        return f"demo mailbox {mailbox.address} connected; its connection test and first sync are queued"
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -62,6 +63,8 @@ def test_demo_starts_logs_in_and_stops_cleanly(tmp_path, redis_url):
         assert "support@demo.test" in mailboxes
         assert 'id="connect-dev"' in mailboxes  # the stack's OAuth provider is offered for onboarding
         _wait_for_passed_test(session, port)
+        sent_dir = Path(re.search(r"Sent mail:\s+(\S+)", banner).group(1))
+        _wait_for_acknowledgement(sent_dir)  # the welcome mail was synced, ingested and acknowledged by mail
     finally:
         os.killpg(process.pid, signal.SIGINT)
         output, _ = process.communicate(timeout=60)
@@ -69,3 +72,14 @@ def test_demo_starts_logs_in_and_stops_cleanly(tmp_path, redis_url):
     assert "Stopping Postroom" in output
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+
+
+def _wait_for_acknowledgement(sent_dir: Path, timeout: float = 60) -> None:
+    """The demo's worker, scheduler and outbox at work: the welcome mail's acknowledgement reaches the SMTP server."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [path.read_bytes() for path in sent_dir.glob("new/*")] if sent_dir.exists() else []
+        if any(b"ada@customer.test" in raw and b"Auto-Submitted: auto-replied" in raw for raw in found):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"no acknowledgement of the welcome mail in {sent_dir} after {timeout} s")
