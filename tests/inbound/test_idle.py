@@ -40,6 +40,8 @@ def _mail(subject: str) -> bytes:
 
 
 def wait_for(predicate, timeout: float = 5.0, what: str = "condition"):
+    """Poll ``predicate``; a state Dovecot reports through ``doveadm`` (a process per look) gets longer under load:
+    those waits pass their own timeout."""
     deadline = time.monotonic() + timeout
     while not (result := predicate()):
         if time.monotonic() > deadline:
@@ -215,13 +217,13 @@ def test_pausing_or_switching_to_polling_drops_the_connection(app, idle_mailbox,
 
     _change(app, mailbox_id, pause_mailbox)
     wait_for(lambda: mailbox_id not in supervisor.watchers, what="the watcher to be dropped")
-    wait_for(lambda: _sessions(dovecot, mail_user.email) == 0, what="Dovecot to see the session end")
+    wait_for(lambda: _sessions(dovecot, mail_user.email) == 0, 15, what="Dovecot to see the session end")
 
     _change(app, mailbox_id, resume_mailbox)
     wait_for(lambda: _idling(supervisor, mailbox_id), what="a watcher after resuming")
     _change(app, mailbox_id, lambda mailbox: update_mailbox(mailbox, {"sync_mode": "poll"}))
     wait_for(lambda: mailbox_id not in supervisor.watchers, what="the watcher to be dropped")
-    wait_for(lambda: _sessions(dovecot, mail_user.email) == 0, what="Dovecot to see the session end")
+    wait_for(lambda: _sessions(dovecot, mail_user.email) == 0, 15, what="Dovecot to see the session end")
 
 
 def _change(app, mailbox_id: int, action) -> None:
@@ -284,7 +286,7 @@ def test_sigterm_closes_every_connection_within_seconds(app, idle_mailbox, super
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     assert watcher.state == "stopped"
-    wait_for(lambda: _sessions(dovecot, mail_user.email) == 0, what="Dovecot to see the session end")
+    wait_for(lambda: _sessions(dovecot, mail_user.email) == 0, 15, what="Dovecot to see the session end")
     assert region_redis(supervisor.region).exists("postroom:idle:default:heartbeat") == 0
 
 
@@ -338,4 +340,4 @@ def test_flask_idle_as_operators_run_it_holds_the_connection_and_stops_on_sigter
             process.kill()
             process.wait()
     assert redis.exists("postroom:idle:default:heartbeat") == 0
-    wait_for(lambda: _sessions(dovecot, mail_user.email) == 0, what="Dovecot to see the session end")
+    wait_for(lambda: _sessions(dovecot, mail_user.email) == 0, 15, what="Dovecot to see the session end")
