@@ -206,7 +206,7 @@ def run_jobs(app):
     from tenants.regions import get_region
     from worker.cli import build_worker
 
-    def run(region: str = "default") -> None:
-        build_worker(get_region(region), ["poll", "ingest", "default"], worker_class=SimpleWorker).work(burst=True)
+    def run(region: str = "default", kinds: tuple[str, ...] = ("poll", "ingest", "default")) -> None:
+        build_worker(get_region(region), list(kinds), worker_class=SimpleWorker).work(burst=True)
 
     return run

@@ -8,7 +8,7 @@ caller writes the whole batch in one flush.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
@@ -195,7 +195,4 @@ def _mailbox_sends(batch: Batch, ticket: Ticket) -> bool:
 
 
 def _old(sent_at: datetime | None) -> bool:
-    if sent_at is None:
-        return False
-    aware = sent_at if sent_at.tzinfo else sent_at.replace(tzinfo=UTC)
-    return aware < utcnow() - ACKNOWLEDGE_MAX_AGE
+    return sent_at is not None and sent_at < utcnow() - ACKNOWLEDGE_MAX_AGE  # parse made it aware

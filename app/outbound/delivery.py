@@ -231,11 +231,5 @@ def _after_batch(tenant: Tenant, mailbox: Mailbox | None) -> None:
         OutgoingMail.tenant_id == tenant.id, _same_mailbox(mailbox), OutgoingMail.status == OutgoingStatus.QUEUED))
     db.session.commit()
     if next_due is not None:
-        wait = (_aware(next_due) - utcnow()).total_seconds()
+        wait = (next_due - utcnow()).total_seconds()  # aware: UTCDateTime
         kick(tenant.region, tenant.id, mailbox.id if mailbox else None, max(0, int(wait) + 1) if wait > 0 else 0)
-
-
-def _aware(when):
-    from datetime import UTC
-
-    return when if when.tzinfo else when.replace(tzinfo=UTC)

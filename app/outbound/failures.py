@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from app.audit.services import record
 from app.auth.models import User
 from app.extensions import db
+from app.inbox.labels import NOTICE_REASONS, label
 from app.mail.dsn import Bounce
 from app.outbound.models import OutgoingKind, OutgoingMail, OutgoingStatus
 from app.tickets.models import Contact, Direction, Message, Ticket
@@ -77,7 +78,8 @@ def _tell(tenant: Tenant, outgoing: OutgoingMail, reason: str, response: str) ->
         return
     with force_locale(tenant.default_locale or "en"):
         note = _("Mail to %(recipients)s could not be delivered (%(reason)s): %(response)s",
-                 recipients=", ".join(outgoing.recipients), reason=_reason_label(reason), response=response[:1000])
+                 recipients=", ".join(outgoing.recipients), reason=label(NOTICE_REASONS, reason),
+                 response=response[:1000])
     now = utcnow()
     db.session.add(Message(tenant_id=tenant.id, ticket_id=ticket.id, direction=Direction.NOTE, text=note,
                            from_address="", from_name="Postroom", subject=ticket.subject, created_at=now,
@@ -93,7 +95,3 @@ def _tell(tenant: Tenant, outgoing: OutgoingMail, reason: str, response: str) ->
 
             delivery_failed_notice(tenant, ticket, outgoing, author, response)
 
-
-def _reason_label(reason: str) -> str:
-    return {"smtp_rejected": _("refused by the receiving server"), "retries_exhausted": _("no more retries"),
-            "bounced": _("bounced")}.get(reason, reason)

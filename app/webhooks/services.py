@@ -104,7 +104,7 @@ def _claim(delivery_id: int) -> WebhookDelivery | None:
 
 def _signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
     """The current secret, and during a rotation's overlap the previous one too."""
-    overlap = endpoint.previous_secret and endpoint.previous_until and _aware(endpoint.previous_until) > utcnow()
+    overlap = endpoint.previous_secret and endpoint.previous_until and endpoint.previous_until > utcnow()
     return [endpoint.secret, endpoint.previous_secret] if overlap else [endpoint.secret]
 
 
@@ -167,11 +167,6 @@ def due(region: str, *, stale_after: int = 300) -> list[tuple[int, int, int]]:
     db.session.commit()
     return [tuple(row) for row in rows]
 
-
-def _aware(when):
-    from datetime import UTC
-
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _kick_after_commit(region: str, tenant_id: int, delivery_id: int, endpoint_id: int) -> None:

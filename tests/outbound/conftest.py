@@ -73,17 +73,13 @@ def receive(db, dovecot, run_jobs):
 
 
 @pytest.fixture
-def deliver(app, db):
+def deliver(db, run_jobs):
     """Run the deliver queue as a worker would (notice jobs, delivery jobs), then return the outbox rows."""
-    from rq import SimpleWorker
-
     from app.extensions import db as _db
     from app.outbound.models import OutgoingMail
-    from tenants.regions import get_region
-    from worker.cli import build_worker
 
     def run():
-        build_worker(get_region("default"), ["deliver"], worker_class=SimpleWorker).work(burst=True)
+        run_jobs(kinds=("deliver",))
         return list(_db.session.scalars(select(OutgoingMail).order_by(OutgoingMail.id)))
 
     return run

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from rq import SimpleWorker
 
 from app.webhooks.endpoints import create_endpoint
 from tests.outbound.test_delivery import reply
@@ -14,14 +13,8 @@ pytestmark = pytest.mark.stack
 
 
 @pytest.fixture
-def run_webhooks(app):
-    from tenants.regions import get_region
-    from worker.cli import build_worker
-
-    def run() -> None:
-        build_worker(get_region("default"), ["webhooks"], worker_class=SimpleWorker).work(burst=True)
-
-    return run
+def run_webhooks(run_jobs):
+    return lambda: run_jobs(kinds=("webhooks",))
 
 
 def test_sent_and_failed_replies_send_their_events(db, client, desk, receive, deliver, smtp_server, receiver,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from rq import SimpleWorker
 
 from app.tickets import actions
 from app.tickets.models import TicketStatus
@@ -15,14 +14,8 @@ from tests.fixtures.inbox import make_mail
 
 
 @pytest.fixture
-def run_webhooks(app):
-    from tenants.regions import get_region
-    from worker.cli import build_worker
-
-    def run() -> None:
-        build_worker(get_region("default"), ["webhooks"], worker_class=SimpleWorker).work(burst=True)
-
-    return run
+def run_webhooks(run_jobs):
+    return lambda: run_jobs(kinds=("webhooks",))
 
 
 def _events(receiver) -> list[tuple[str, dict]]:
