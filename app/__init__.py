@@ -39,6 +39,7 @@ def _init_extensions(app: Flask) -> None:
     from app.errors import register_error_pages
     from app.extensions import csrf, db, htmx, init_redis, limiter, login_manager, migrate, render_migration_item
     from app.i18n import init_i18n
+    from app.input_guard import init_input_guard
     from app.logging import configure_logging
     from app.security import init_security
     from tenants.regions import init_regions
@@ -56,6 +57,7 @@ def _init_extensions(app: Flask) -> None:
     init_security(app)
     _init_login(app, login_manager)
     register_error_pages(app)
+    init_input_guard(app)
 
 
 def _init_login(app: Flask, login_manager) -> None:

@@ -45,6 +45,10 @@ def register_error_pages(app: Flask) -> None:
 
     def handle_unexpected(error: Exception):
         app.logger.exception("unhandled error")
+        # A failed statement leaves the session's transaction unusable; the error page must not inherit it.
+        from app.extensions import db
+
+        db.session.rollback()
         if request.path.startswith("/api/"):
             from app.api.problems import problem_response
 
@@ -56,7 +60,7 @@ def register_error_pages(app: Flask) -> None:
             from app.api.problems import field_problems, problem_response
 
             return problem_response(422, errors=field_problems(error.errors))
-        return _render_error(BadRequest(str(error)))
+        return render_template("errors/400.html", error=BadRequest(str(error)), details=error.errors), 400
 
     app.register_error_handler(HTTPException, handle)
     app.register_error_handler(FieldErrors, handle_field_errors)

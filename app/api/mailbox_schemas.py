@@ -12,6 +12,7 @@ from typing import Any
 
 import marshmallow as ma
 
+from app.api.fields import database_id, database_int
 from app.api.pagination import PageArgsSchema, page_schema
 from app.api.schemas import Strict
 from app.connections.messages import describe, step_label
@@ -59,11 +60,11 @@ class AliasItem(ma.fields.Field):
 class InboundInSchema(Strict):
     protocol = ma.fields.String(metadata={"description": "imap | pop3"})
     host = ma.fields.String()
-    port = ma.fields.Integer(strict=True)
+    port = database_int()
     security = ma.fields.String(metadata={"description": "tls | starttls | none (if the tenant allows plaintext)"})
     username = ma.fields.String()
     password = ma.fields.String(load_only=True, metadata={"description": "Omit or leave empty to keep the stored one"})
-    oauth_grant_id = ma.fields.Integer(strict=True, allow_none=True)
+    oauth_grant_id = database_id(allow_none=True)
     folder = ma.fields.String(metadata={"description": "The folder to fetch (default INBOX)"})
     folders = ma.fields.List(ma.fields.String(), metadata={"description": "Several folders, instead of folder"})
     after_fetch = ma.fields.String(metadata={"description": "keep | mark_seen | move | delete"})
@@ -74,17 +75,17 @@ class InboundInSchema(Strict):
 class OutboundInSchema(Strict):
     mode = ma.fields.String(metadata={"description": "own (default) | relay | none"})
     host = ma.fields.String()
-    port = ma.fields.Integer(strict=True)
+    port = database_int()
     security = ma.fields.String()
     username = ma.fields.String()
     password = ma.fields.String(load_only=True, metadata={"description": "Omit or leave empty to keep the stored one"})
-    oauth_grant_id = ma.fields.Integer(strict=True, allow_none=True, metadata={
+    oauth_grant_id = database_id(allow_none=True, metadata={
         "description": "Must be the mailbox's own grant: one OAuth grant serves both IMAP and SMTP"})
 
 
 class SyncInSchema(Strict):
     mode = ma.fields.String(metadata={"description": "poll | idle (IMAP only)"})
-    interval_seconds = ma.fields.Integer(strict=True)
+    interval_seconds = database_int()
 
 
 class MailboxInSchema(Strict):

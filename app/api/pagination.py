@@ -8,10 +8,12 @@ from sqlalchemy import Select, func, select
 from app.extensions import db
 
 MAX_PER_PAGE = 100
+# Far beyond any real list, and small enough that (page - 1) * per_page stays a valid SQL OFFSET.
+MAX_PAGE = 1_000_000
 
 
 class PageArgsSchema(ma.Schema):
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE))
     per_page = ma.fields.Integer(load_default=25, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE))
 
 

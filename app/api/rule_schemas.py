@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app.api.fields import database_id, database_int
 from app.api.pagination import PageArgsSchema, page_schema
 from app.api.schemas import Strict
 from app.api.ticket_schemas import ContactSchema
@@ -41,10 +42,10 @@ class RuleSchema(ma.Schema):
 
 class RuleUpdateSchema(Strict):
     name = ma.fields.String(metadata=_DOC["name"])
-    position = ma.fields.Integer(metadata=_DOC["position"])
+    position = database_int(metadata=_DOC["position"])
     field = ma.fields.String(metadata=_DOC["field"])
     pattern = ma.fields.String(metadata=_DOC["pattern"])
-    queue_id = ma.fields.Integer(allow_none=True, metadata=_DOC["queue_id"])
+    queue_id = database_id(allow_none=True, metadata=_DOC["queue_id"])
     category = ma.fields.String(allow_none=True, metadata=_DOC["category"])
     priority = ma.fields.String(allow_none=True, metadata=_DOC["priority"])
     stop = ma.fields.Boolean(metadata=_DOC["stop"])

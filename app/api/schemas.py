@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app.api.fields import database_int
 from app.api.pagination import page_schema
 
 
@@ -21,10 +22,10 @@ class InboundPolicySchema(Strict):
     reopen_policy = ma.fields.String(metadata={
         "enum": ["reopen", "new_linked"],
         "description": "A reply to a closed ticket reopens it, or opens a new ticket linked to it"})
-    subject_window_hours = ma.fields.Integer(metadata={
+    subject_window_hours = database_int(metadata={
         "description": "1 to 720: a reply without thread headers or reference joins the requester's ticket with "
                        "the same subject if it was active this recently"})
-    sender_rate_limit = ma.fields.Integer(metadata={
+    sender_rate_limit = database_int(metadata={
         "description": "0 to 10000 mails per sender and hour, beyond which acknowledgements stop; 0: no limit"})
     trusted_authserv_ids = ma.fields.List(ma.fields.String(), metadata={
         "description": "Host names (authserv-ids) of your receiving servers whose Authentication-Results headers "
@@ -32,7 +33,7 @@ class InboundPolicySchema(Strict):
     dmarc_policy = ma.fields.String(metadata={
         "enum": ["flag", "quarantine"],
         "description": "Mail failing DMARC at a trusted server: flag the ticket, or quarantine the mail"})
-    max_attachment_mb = ma.fields.Integer(metadata={
+    max_attachment_mb = database_int(metadata={
         "description": "1 to 100 (MiB): larger attachments are withheld, the mail still reaches its ticket"})
     blocked_attachment_types = ma.fields.List(ma.fields.String(), metadata={
         "description": "File extensions without the dot (letters and digits), e.g. [\"exe\", \"js\"]"})
@@ -64,7 +65,7 @@ class TenantSchema(Strict):
     allow_plaintext = ma.fields.Boolean()
     allowed_sender_domains = ma.fields.List(ma.fields.String())
     allowed_mailbox_domains = ma.fields.List(ma.fields.String())
-    failure_threshold = ma.fields.Integer()
+    failure_threshold = database_int()
     inbound = _InboundPolicy(InboundPolicySchema, dump_only=True, metadata={"description": _INBOUND_DESCRIPTION})
     created_at = ma.fields.AwareDateTime(dump_only=True)
 
@@ -76,7 +77,7 @@ class TenantUpdateSchema(Strict):
     allow_plaintext = ma.fields.Boolean()
     allowed_sender_domains = ma.fields.List(ma.fields.String())
     allowed_mailbox_domains = ma.fields.List(ma.fields.String())
-    failure_threshold = ma.fields.Integer()
+    failure_threshold = database_int()
     inbound = ma.fields.Nested(InboundPolicySchema, metadata={"description": _INBOUND_DESCRIPTION})
 
 

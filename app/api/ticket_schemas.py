@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app.api.fields import database_id, database_int
 from app.api.pagination import PageArgsSchema, page_schema
 from app.api.schemas import Strict
 
@@ -103,7 +104,7 @@ class TicketDetailSchema(TicketSchema):
 
 class TicketArgsSchema(PageArgsSchema):
     status = ma.fields.String(load_default=None)
-    queue = ma.fields.Integer(load_default=None)
+    queue = database_id(load_default=None, strict=False)
     q = ma.fields.String(load_default=None)
 
 
@@ -126,7 +127,7 @@ class QuarantineSchema(ma.Schema):
 
 class QuarantineArgsSchema(PageArgsSchema):
     reason = ma.fields.String(load_default=None)
-    mailbox = ma.fields.Integer(load_default=None)
+    mailbox = database_id(load_default=None, strict=False)
 
 
 QuarantinePageSchema = page_schema(QuarantineSchema, "QuarantinePage")
@@ -138,7 +139,7 @@ class ReplaySchema(Strict):
 
 
 class BulkReplaySchema(ReplaySchema):
-    ids = ma.fields.List(ma.fields.Integer(), load_default=None)
+    ids = ma.fields.List(database_id(), load_default=None)
     reason = ma.fields.String(load_default=None, metadata={"description": "Replay every message held for this reason"})
 
 
@@ -149,15 +150,15 @@ class ReplayedSchema(ma.Schema):
 class TicketChangeSchema(Strict):
     status = ma.fields.String(metadata={"enum": ["open", "pending", "resolved", "closed"]})
     priority = ma.fields.String(metadata={"enum": ["low", "normal", "high", "urgent"]})
-    assignee_id = ma.fields.Integer(allow_none=True)
-    queue_id = ma.fields.Integer(allow_none=True)
-    version = ma.fields.Integer(metadata={"description": "The ticket's version as you read it: a newer one "
+    assignee_id = database_id(allow_none=True)
+    queue_id = database_id(allow_none=True)
+    version = database_int(metadata={"description": "The ticket's version as you read it: a newer one "
                                                          "(someone changed the ticket meanwhile) is a 409"})
 
 
 class TextSchema(Strict):
     body = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100_000))
-    version = ma.fields.Integer(metadata={"description": "As for a change: a newer version is a 409"})
+    version = database_int(metadata={"description": "As for a change: a newer version is a 409"})
 
 
 class DeliveryAttemptSchema(ma.Schema):

@@ -14,7 +14,7 @@ import regex
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.audit.services import diff, record
 from app.auth import validation as v
@@ -22,6 +22,7 @@ from app.dlp import detect
 from app.dlp.models import ACTIONS, KINDS, DlpRule
 from app.errors import FieldErrors
 from app.extensions import db
+from app.sql import equals_ignoring_case
 from tenants.models import Tenant
 
 NAME_MAX = 120
@@ -193,7 +194,7 @@ def _validated(tenant: Tenant, fields: dict[str, Any], exclude_id: int | None = 
 
 
 def _name_taken(tenant: Tenant, name: str, exclude_id: int | None) -> bool:
-    query = select(DlpRule.id).where(DlpRule.tenant_id == tenant.id, func.lower(DlpRule.name) == name.lower())
+    query = select(DlpRule.id).where(DlpRule.tenant_id == tenant.id, equals_ignoring_case(DlpRule.name, name))
     if exclude_id is not None:
         query = query.where(DlpRule.id != exclude_id)
     return db.session.scalar(query) is not None

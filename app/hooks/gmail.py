@@ -16,12 +16,13 @@ from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.extensions import db
 from app.hooks.services import Refused
 from app.mailboxes.models import Mailbox, MailboxStatus
 from app.oauth.models import OAuthGrant
+from app.sql import equals_ignoring_case
 
 ISSUERS = ("https://accounts.google.com", "accounts.google.com")
 _jwks_cache: dict[str, tuple[float, object]] = {}
@@ -35,7 +36,7 @@ def mailbox_for_push(authorization: str | None, payload: object) -> Mailbox:
         raise Refused("wrong_sender")
     address = _address(payload)
     mailbox = db.session.scalar(select(Mailbox).join(OAuthGrant, OAuthGrant.id == Mailbox.oauth_grant_id).where(
-        func.lower(Mailbox.address) == address, OAuthGrant.provider == "google",
+        equals_ignoring_case(Mailbox.address, address), OAuthGrant.provider == "google",
         Mailbox.status.in_([MailboxStatus.ACTIVE, MailboxStatus.FAILING])).limit(1))
     if mailbox is None:
         raise Refused("unknown_mailbox")

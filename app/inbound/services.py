@@ -154,7 +154,7 @@ def sync_job_status(tenant: Tenant, job_id: str) -> dict | None:
 
     try:
         job = Job.fetch(job_id, connection=region_redis(get_region(tenant.region)))
-    except NoSuchJobError:
+    except (NoSuchJobError, ValueError):  # ValueError: not even the shape of an RQ job id
         return None
     if job.meta.get("tenant_id") != tenant.id or job.meta.get("kind") != "sync":
         return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.audit.services import diff, record
 from app.auth import validation as v
@@ -14,6 +14,7 @@ from app.extensions import db
 from app.mailboxes import validation as check
 from app.mailboxes.models import Mailbox, MailboxAlias, MailboxStatus, OutboundMode, Protocol, SyncMode
 from app.queues.models import Queue
+from app.sql import equals_ignoring_case
 from tenants.models import Tenant
 
 SECRET_FIELDS = frozenset({"inbound_password", "outbound_password"})
@@ -36,9 +37,10 @@ def _current(mailbox: Mailbox) -> dict[str, Any]:
 
 
 def address_in_use(tenant: Tenant, address: str, mailbox_id: int | None) -> bool:
-    mailbox_hit = select(Mailbox.id).where(Mailbox.tenant_id == tenant.id, func.lower(Mailbox.address) == address)
+    mailbox_hit = select(Mailbox.id).where(Mailbox.tenant_id == tenant.id,
+                                           equals_ignoring_case(Mailbox.address, address))
     alias_hit = select(MailboxAlias.mailbox_id).where(MailboxAlias.tenant_id == tenant.id,
-                                                      func.lower(MailboxAlias.address) == address)
+                                                      equals_ignoring_case(MailboxAlias.address, address))
     owners = set(db.session.scalars(mailbox_hit)) | set(db.session.scalars(alias_hit))
     return bool(owners - {mailbox_id})
 
@@ -263,8 +265,8 @@ def remove_alias(alias: MailboxAlias) -> None:
 def queue_for_address(tenant: Tenant, address: str) -> Queue | None:
     """The queue mail to ``address`` goes to: the alias's own queue, else its mailbox's default."""
     address = address.strip().lower()
-    alias = db.session.scalar(MailboxAlias.all(tenant).where(func.lower(MailboxAlias.address) == address))
+    alias = db.session.scalar(MailboxAlias.all(tenant).where(equals_ignoring_case(MailboxAlias.address, address)))
     if alias is not None:
         return alias.queue or alias.mailbox.default_queue
-    mailbox = db.session.scalar(Mailbox.all(tenant).where(func.lower(Mailbox.address) == address))
+    mailbox = db.session.scalar(Mailbox.all(tenant).where(equals_ignoring_case(Mailbox.address, address)))
     return mailbox.default_queue if mailbox else None

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.audit.services import record
 from app.auth import validation as v
 from app.errors import FieldErrors, collect
 from app.extensions import db
 from app.queues.models import Queue
+from app.sql import equals_ignoring_case
 from tenants.models import Tenant
 
 NAME_MAX = 80
@@ -20,7 +21,7 @@ def queues(tenant: Tenant) -> list[Queue]:
 
 
 def _name_taken(tenant: Tenant, name: str, exclude_id: int | None = None) -> bool:
-    query = select(Queue.id).where(Queue.tenant_id == tenant.id, func.lower(Queue.name) == name.strip().lower())
+    query = select(Queue.id).where(Queue.tenant_id == tenant.id, equals_ignoring_case(Queue.name, name.strip()))
     if exclude_id is not None:
         query = query.where(Queue.id != exclude_id)
     return db.session.scalar(query) is not None

@@ -11,7 +11,7 @@ import re
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.audit.services import diff, record
 from app.auth import validation as v
@@ -19,6 +19,7 @@ from app.auth.models import User
 from app.errors import FieldErrors, collect
 from app.extensions import db
 from app.replies.models import ReplyTemplate
+from app.sql import equals_ignoring_case
 from app.tickets.models import Ticket
 from tenants.models import Tenant
 
@@ -67,7 +68,7 @@ def _body_error(body: str) -> str | None:
 
 def _name_taken(tenant: Tenant, name: str, exclude_id: int | None = None) -> bool:
     query = select(ReplyTemplate.id).where(ReplyTemplate.tenant_id == tenant.id,
-                                           func.lower(ReplyTemplate.name) == name.strip().lower())
+                                           equals_ignoring_case(ReplyTemplate.name, name.strip()))
     if exclude_id is not None:
         query = query.where(ReplyTemplate.id != exclude_id)
     return db.session.scalar(query) is not None
