@@ -166,6 +166,11 @@ def _webhook_settings(env: Mapping[str, str]) -> dict:
         "GMAIL_PUSH_JWKS_URL": _str(env, "GMAIL_PUSH_JWKS_URL", "https://www.googleapis.com/oauth2/v3/certs"),
         "GMAIL_PUSH_AUDIENCE": _str(env, "GMAIL_PUSH_AUDIENCE"),
         "GMAIL_PUSH_SERVICE_ACCOUNT": _str(env, "GMAIL_PUSH_SERVICE_ACCOUNT"),
+        # Push subscriptions Postroom makes: a Gmail watch publishes to this Pub/Sub topic (unset: no watch); Graph
+        # subscriptions need BASE_URL on https. The API roots move only for tests.
+        "GMAIL_PUSH_TOPIC": _str(env, "GMAIL_PUSH_TOPIC"),
+        "GMAIL_API_URL": _str(env, "GMAIL_API_URL", "https://gmail.googleapis.com/gmail/v1"),
+        "GRAPH_API_URL": _str(env, "GRAPH_API_URL", "https://graph.microsoft.com/v1.0"),
     }
 
 

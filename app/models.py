@@ -4,6 +4,7 @@ from app.audit.models import AuditEvent
 from app.auth.models import User
 from app.connections.models import ConnectionLog, ConnectionTest
 from app.dlp.models import DlpRule
+from app.hooks.models import PushSubscription
 from app.inbound.models import FolderCursor, Receipt
 from app.mailboxes.models import Mailbox, MailboxAlias
 from app.members.models import Invitation
@@ -22,5 +23,6 @@ __all__ = ["ApiToken", "AuditEvent", "ConnectionLog", "ConnectionTest", "Contact
            "FolderCursor",
            "Invitation", "Mailbox", "MailboxAlias", "Membership", "Message", "MessageAttachment",
            "NotificationTemplate", "OAuthApp",
-           "OAuthGrant", "OperatorAlert", "OutgoingMail", "Queue", "Receipt", "ReplyTemplate", "RoutingRule", "Tenant",
+           "OAuthGrant", "OperatorAlert", "OutgoingMail", "PushSubscription", "Queue", "Receipt", "ReplyTemplate",
+           "RoutingRule", "Tenant",
            "Ticket", "TicketEvent", "User", "WebhookAttempt", "WebhookDelivery", "WebhookEndpoint"]

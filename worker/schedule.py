@@ -26,6 +26,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic("worker.jobs.ingest.reconcile_receipts", every_seconds=60, queue_kind="ingest"),
     Periodic("worker.jobs.deliver.reconcile_outbox", every_seconds=60, queue_kind="deliver"),
     Periodic("worker.jobs.webhooks.reconcile_webhooks", every_seconds=60, queue_kind="webhooks"),
+    Periodic("worker.jobs.subscriptions.renew_push_subscriptions", every_seconds=600),
 )
 
 

@@ -49,15 +49,20 @@ def init_api(app: Flask) -> None:
         audit,
         contacts,
         dlp,
+        health,
         jobs,
         mailboxes,
         members,
         notification_templates,
+        oauth_apps,
+        outbox,
         quarantine,
         queues,
+        reply_templates,
         rules,
         tenant,
         ticket_actions,
+        ticket_bulk,
         tickets,
         tokens,
         webhooks,
@@ -69,6 +74,7 @@ def init_api(app: Flask) -> None:
         "bearer": {"type": "http", "scheme": "bearer", "description": "A tenant API token (prt_...)"}}},
         "security": [{"bearer": []}]})
     for module in (accounts, tenant, members, tokens, mailboxes, queues, tickets, quarantine, jobs, audit, rules,
-                   contacts, webhooks, dlp, notification_templates, ticket_actions):
+                   contacts, webhooks, dlp, notification_templates, ticket_actions, ticket_bulk, reply_templates,
+                   oauth_apps, health, outbox):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.blp.url_prefix or ''}")

@@ -13,4 +13,6 @@ MARSHMALLOW_MESSAGES = (
     _l("Invalid input type."),
     _l("Field may not be null."),
     _l("Invalid value."),
+    _l("Not a valid date."),
+    _l("Not a valid datetime."),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, g
+from flask import Response, abort, g
 from flask_smorest import Blueprint
 
 from app.api import ticket_schemas as schemas
@@ -10,6 +10,7 @@ from app.api.auth import authenticate_token
 from app.api.pagination import paginate
 from app.inbound.models import Receipt, ReceiptStatus
 from app.inbound.pipeline import replay
+from app.quarantine import services
 from app.tickets.queries import quarantine_query, quarantined_ids
 
 blp = Blueprint("api_quarantine", __name__, url_prefix="/quarantine", description="Quarantined mail")
@@ -28,6 +29,18 @@ def list_quarantine(args: dict):
 @blp.response(200, schemas.QuarantineSchema)
 def get_quarantined(receipt_id: int):
     return _held(receipt_id)
+
+
+@blp.route("/<int:receipt_id>/original", methods=["GET"])
+@blp.doc(responses={"200": {"description": "The message exactly as it came off the server",
+                            "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}}}})
+def get_original(receipt_id: int):
+    """The raw message (``message/rfc822``), to look at it with your own tools before replaying it."""
+    receipt = _held(receipt_id)
+    response = Response(services.original(g.tenant, receipt), mimetype="message/rfc822")
+    response.headers["Content-Disposition"] = f'attachment; filename="quarantined-{receipt.id}.eml"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @blp.route("/<int:receipt_id>/replay", methods=["POST"])

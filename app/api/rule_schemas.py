@@ -70,3 +70,31 @@ class ContactUpdateSchema(Strict):
 
 RulePageSchema = page_schema(RuleSchema, "RulePage")
 ContactPageSchema = page_schema(ContactSchema, "ContactPage")
+
+
+class RuleTrialInSchema(Strict):
+    sender = ma.fields.String(load_default="", validate=ma.validate.Length(max=998),
+                              metadata={"description": "The From header, e.g. jo@example.com"})
+    subject = ma.fields.String(load_default="", validate=ma.validate.Length(max=998))
+    body = ma.fields.String(load_default="", validate=ma.validate.Length(max=100_000))
+
+
+class RuleResultSchema(ma.Schema):
+    rule_id = ma.fields.Integer(attribute="rule.id")
+    name = ma.fields.String(attribute="rule.name")
+    outcome = ma.fields.String(metadata={"enum": ["matched", "no_match", "inactive", "not_reached", "error",
+                                                  "timeout"]})
+    matched = ma.fields.String(metadata={"description": "The text the pattern matched"})
+
+
+class RuleTrialSchema(ma.Schema):
+    sender = ma.fields.String()
+    vip = ma.fields.Boolean(metadata={"description": "A VIP's tickets skip rule effects: high priority instead"})
+    results = ma.fields.List(ma.fields.Nested(RuleResultSchema), metadata={"description": "Every rule, in order"})
+    queue_id = ma.fields.Function(lambda trial: trial.queue.id if trial.queue else None, allow_none=True, metadata={
+        "type": "integer",
+        "description": "null: the queue of the address the mail was sent to stays"})
+    category = ma.fields.String(allow_none=True)
+    priority = ma.fields.String()
+    stopped_by = ma.fields.Function(lambda trial: trial.stopped_by.id if trial.stopped_by else None, allow_none=True,
+                                    metadata={"type": "integer", "description": "The rule that stopped evaluation"})

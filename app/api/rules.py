@@ -10,6 +10,7 @@ from app.api.auth import authenticate_token
 from app.api.pagination import PageArgsSchema, paginate
 from app.routing.models import RoutingRule
 from app.rules import services
+from app.rules.tester import try_rules
 
 blp = Blueprint("api_rules", __name__, url_prefix="/rules", description="Routing rules of the tenant")
 blp.before_request(authenticate_token)
@@ -51,3 +52,11 @@ def update_rule(changes: dict, rule_id: int):
 @blp.response(204)
 def delete_rule(rule_id: int):
     services.delete_rule(RoutingRule.get_by_id_and_tenant(rule_id, g.tenant))
+
+
+@blp.route("/test", methods=["POST"])
+@blp.arguments(schemas.RuleTrialInSchema)
+@blp.response(200, schemas.RuleTrialSchema)
+def test_rules(body: dict):
+    """Run every rule on a made-up mail without changing anything: which match, and what a new ticket would get."""
+    return try_rules(g.tenant, subject=body["subject"], body=body["body"], sender=body["sender"])

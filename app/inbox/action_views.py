@@ -126,6 +126,7 @@ def merge(ticket_id: int):
     if not form.validate():
         return _page(ticket, 422, merge=form)
     target = services.ticket_by_reference(g.tenant, form.target.data)
+    target = actions.survivor(g.tenant, target) if target is not None else None
     if target is None or target.id == ticket.id:
         form.target.errors = [*form.target.errors, _("No other ticket has this reference.") if target is None
                               else _("A ticket cannot be merged into itself.")]

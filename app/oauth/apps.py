@@ -28,7 +28,7 @@ def save_app(tenant: Tenant, provider: str, *, client_id: str, client_secret: st
     collect(provider=None if provider in PROVIDERS else _("Choose Google or Microsoft."),
             client_id=None if (client_id or "").strip() and len(client_id) <= 255 else _("Enter the client ID."),
             client_secret=None if client_secret or existing else _("Enter the client secret."),
-            directory=None if not directory or _DIRECTORY.match(directory.strip())
+            directory=None if not directory or (len(directory.strip()) <= 100 and _DIRECTORY.match(directory.strip()))
             else _("Enter a directory (tenant) ID, a domain, or common."))
     app = existing or OAuthApp(tenant_id=tenant.id, provider=provider)
     if existing is not None and existing.client_id != client_id.strip():

@@ -53,6 +53,8 @@ def authorization_request(provider: Provider, credentials: ClientCredentials, re
     if login_hint:
         params["login_hint"] = login_hint
     with _session(provider, credentials, redirect_uri) as session:
+        # Consent covers the push subscription's resource too, though token requests name one resource at a time.
+        session.scope = " ".join((*provider.scopes, *provider.consent_scopes))
         url, _state = session.create_authorization_url(provider.authorize_url, state=state, **params)
     return AuthorizationRequest(url=url, state=state, code_verifier=verifier, nonce=nonce)
 
@@ -109,9 +111,12 @@ def exchange_code(provider: Provider, credentials: ClientCredentials, *, code: s
                                      code_verifier=code_verifier, grant_type="authorization_code"))
 
 
-def refresh(provider: Provider, credentials: ClientCredentials, refresh_token: str) -> TokenSet:
-    """Redeem ``refresh_token``. When the provider does not rotate it, the same refresh token stays valid."""
-    token = _token_request(provider, credentials, "refresh_token", refresh_token=refresh_token)
+def refresh(provider: Provider, credentials: ClientCredentials, refresh_token: str,
+            scope: str | None = None) -> TokenSet:
+    """Redeem ``refresh_token``. When the provider does not rotate it, the same refresh token stays valid.
+    ``scope`` asks for a token of another resource of the same consent (Microsoft Graph instead of Outlook)."""
+    params = {"scope": scope} if scope else {}
+    token = _token_request(provider, credentials, "refresh_token", refresh_token=refresh_token, **params)
     return _token_set(token, previous_refresh=refresh_token)
 
 

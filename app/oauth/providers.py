@@ -47,6 +47,9 @@ class Provider:
     userinfo_url: str | None = None
     extra_authorize_params: dict = field(default_factory=dict)
     ca_pem: str | None = None  # the dev stack's private CA; real providers use the system store
+    push: str | None = None  # graph | gmail: how the provider tells us of new mail (see app.hooks.subscriptions)
+    push_scope: str | None = None  # the scope of the push API's token, when not the mail scopes' own
+    consent_scopes: tuple[str, ...] = ()  # asked for at consent only (a token request names one resource)
 
     def endpoints_for(self, directory: str | None) -> Provider:
         """Microsoft puts the directory in the URL; everyone else ignores it."""
@@ -65,6 +68,7 @@ GOOGLE = Provider(
     imap_scope="https://mail.google.com/", smtp_scope="https://mail.google.com/",
     imap=MailServer("imap.gmail.com", 993, "tls"), smtp=MailServer("smtp.gmail.com", 587, "starttls"),
     revoke_is_grant_wide=True,
+    push="gmail",  # users.watch works with the https://mail.google.com/ token
     # offline access needs both: without prompt=consent Google returns no refresh token on a re-connect
     extra_authorize_params={"access_type": "offline", "prompt": "consent"},
 )
@@ -80,6 +84,8 @@ MICROSOFT = Provider(
     smtp_scope="https://outlook.office.com/SMTP.Send",
     imap=MailServer("outlook.office365.com", 993, "tls"), smtp=MailServer("smtp.office365.com", 587, "starttls"),
     refresh_token_max_age=timedelta(days=90),  # of inactivity; every refresh rotates it
+    push="graph", push_scope="https://graph.microsoft.com/Mail.ReadBasic",
+    consent_scopes=("https://graph.microsoft.com/Mail.ReadBasic",),
     extra_authorize_params={"prompt": "select_account"},
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from datetime import timedelta
 
 from flask import current_app
@@ -92,6 +93,16 @@ def refresh_grant(grant: OAuthGrant, margin: timedelta | None = None) -> bool:
     is what lets the 19 callers that waited use the token the first one fetched.
     """
     margin = timedelta(seconds=current_app.config["OAUTH_REFRESH_MARGIN"]) if margin is None else margin
+    with _refresh_lock(grant):
+        if _fresh(grant, margin):
+            return False
+        _redeem(grant)
+        return True
+
+
+@contextlib.contextmanager
+def _refresh_lock(grant: OAuthGrant) -> Iterator[None]:
+    """Hold the grant's refresh lock, with the grant re-read (and still active) inside it."""
     lock = get_redis().lock(f"oauth:grant:{grant.id}:refresh", timeout=LOCK_TIMEOUT, blocking_timeout=LOCK_WAIT)
     # End the caller's transaction before waiting, and touch nothing (not even ``grant.id``, expired by the commit)
     # until the re-read: that must start a new transaction. SQLite (and PostgreSQL under REPEATABLE READ) keeps a
@@ -104,13 +115,25 @@ def refresh_grant(grant: OAuthGrant, margin: timedelta | None = None) -> bool:
         db.session.refresh(grant)
         if grant.status != GrantStatus.ACTIVE:
             raise GrantUnusable(grant, grant.status.value, grant.last_error or "")
-        if _fresh(grant, margin):
-            return False
-        _redeem(grant)
-        return True
+        yield
     finally:
         with contextlib.suppress(LockError):  # it expired while we waited on the provider: nothing to release
             lock.release()
+
+
+def resource_token(grant: OAuthGrant, scope: str) -> str:
+    """An access token for another resource of the same consent (Microsoft Graph, next to Outlook's IMAP and SMTP).
+    Not stored: push subscriptions need one a day. A refresh token the request rotates is stored at once, under the
+    same lock as every refresh, so the mail token's next refresh uses the live one."""
+    with _refresh_lock(grant):
+        credentials = grant_credentials(grant)
+        if credentials is None or not grant.refresh_token:
+            raise GrantUnusable(grant, "invalid_grant", "no usable refresh token")
+        tokens = client.refresh(grant_provider(grant), credentials, grant.refresh_token, scope=scope)
+        if tokens.refresh_token != grant.refresh_token:
+            grant.refresh_token, grant.refresh_issued_at = tokens.refresh_token, utcnow()
+            db.session.commit()
+        return tokens.access_token
 
 
 def _redeem(grant: OAuthGrant) -> None:

@@ -163,9 +163,11 @@ def _agent_message(tenant: Tenant, ticket: Ticket, body: str, actor: User, direc
 def split(tenant: Tenant, message: Message, *, actor: User) -> Ticket:
     """Move ``message`` (an inbound mail of a ticket with more than one) to a new ticket of the same requester."""
     source = message.ticket
-    ticket = open_ticket(tenant, TicketNumbers(tenant), subject=message.subject or source.subject,
+    numbers = TicketNumbers(tenant)
+    ticket = open_ticket(tenant, numbers, subject=message.subject or source.subject,
                          normalized_subject=source.normalized_subject, requester=source.requester,
                          mailbox_id=source.mailbox_id, queue_id=source.queue_id, priority=source.priority)
+    numbers.save()  # else the tenant's next ticket would be given this one's number again
     db.session.flush()
     message.ticket = ticket
     db.session.execute(update(TicketEvent).where(TicketEvent.tenant_id == tenant.id,
@@ -178,6 +180,18 @@ def split(tenant: Tenant, message: Message, *, actor: User) -> Ticket:
     log_event(ticket, "split_from", {"ticket": source.reference, "ticket_id": source.id}, actor_id=actor.id)
     record(tenant, "ticket.split", object_type="ticket", object_id=source.id, label=source.reference,
            changes={"message_id": message.id, "new_ticket": ticket.reference})
+    return ticket
+
+
+def survivor(tenant: Tenant, ticket: Ticket) -> Ticket:
+    """The ticket ``ticket`` ended up in: itself, or (merged away) the one its merges lead to. Merging into a
+    merged ticket lands there, so merges never form a loop."""
+    for _hop in range(50):
+        if ticket.merged_into_id is None:
+            return ticket
+        ticket = db.session.scalar(Ticket.all(tenant).where(Ticket.id == ticket.merged_into_id)) or ticket
+        if ticket.merged_into_id is not None and ticket.id == ticket.merged_into_id:
+            break
     return ticket
 
 

@@ -34,6 +34,9 @@ def test_microsoft_directory_is_validated_and_used_in_urls(client, db, create_te
     bad = client.post("/t/acme/settings/oauth-apps/microsoft", data={
         "microsoft-client_id": "id", "microsoft-client_secret": "s", "microsoft-directory": "not a directory!"})
     assert bad.status_code == 422 and 'id="microsoft-directory-error"' in bad.get_data(as_text=True)
+    too_long = client.post("/t/acme/settings/oauth-apps/microsoft", data={  # a domain, but past the column's 100
+        "microsoft-client_id": "id", "microsoft-client_secret": "s", "microsoft-directory": "a" * 95 + ".example"})
+    assert too_long.status_code == 422 and 'id="microsoft-directory-error"' in too_long.get_data(as_text=True)
     assert db.session.scalar(select(OAuthApp)) is None
     client.post("/t/acme/settings/oauth-apps/microsoft", data={
         "microsoft-client_id": "id", "microsoft-client_secret": "s",

@@ -1,0 +1,1 @@
+"""A tenant's health at a glance: mailboxes, queues, quarantine, outbox and webhooks."""
