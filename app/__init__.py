@@ -41,9 +41,11 @@ def _init_extensions(app: Flask) -> None:
     from app.i18n import init_i18n
     from app.input_guard import init_input_guard
     from app.logging import configure_logging
+    from app.metrics import init_metrics
     from app.security import init_security
     from tenants.regions import init_regions
 
+    init_metrics(app)  # first: its request hooks enclose everyone else's
     configure_logging(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
@@ -75,20 +77,24 @@ def _init_login(app: Flask, login_manager) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from app.alerts.views import bp as alerts_bp
     from app.api import init_api
     from app.audit.views import bp as audit_bp
     from app.auth.views import bp as auth_bp
     from app.cli import init_cli
     from app.connections.messages import describe, step_label
     from app.dlp.views import bp as dlp_bp
+    from app.health.views import bp as health_bp
     from app.hooks.views import bp as hooks_bp
     from app.inbox.views import bp as inbox_bp
+    from app.logs.views import bp as logs_bp
     from app.mailboxes.views import bp as mailboxes_bp
     from app.members.views import bp as members_bp
     from app.members.views import public as invitations_bp
     from app.notify.views import bp as notifications_bp
     from app.oauth.views import bp as oauth_connect_bp
     from app.oauth.views import public as oauth_bp
+    from app.operator.views import bp as operator_bp
     from app.ops.views import bp as ops_bp
     from app.portal.nav import nav_context
     from app.portal.views import bp as portal_bp
@@ -97,11 +103,13 @@ def _register_blueprints(app: Flask) -> None:
     from app.replies.views import bp as reply_templates_bp  # also adds its route to the inbox blueprint
     from app.rules.views import bp as rules_bp
     from app.settings.views import bp as settings_bp
+    from app.trace.views import bp as trace_bp
     from app.webhooks.views import bp as webhooks_bp
 
     for blueprint in (auth_bp, ops_bp, portal_bp, members_bp, invitations_bp, settings_bp, mailboxes_bp,
-                      oauth_connect_bp, oauth_bp, queues_bp, audit_bp, inbox_bp, quarantine_bp,
-                      rules_bp, reply_templates_bp, notifications_bp, dlp_bp, webhooks_bp, hooks_bp):
+                      oauth_connect_bp, oauth_bp, queues_bp, audit_bp, inbox_bp, quarantine_bp, rules_bp,
+                      reply_templates_bp, notifications_bp, dlp_bp, webhooks_bp, hooks_bp, health_bp, trace_bp,
+                      operator_bp, logs_bp, alerts_bp):
         app.register_blueprint(blueprint)
     app.context_processor(nav_context)
     app.jinja_env.globals.update(step_label=step_label, describe_step=describe)

@@ -13,6 +13,7 @@ from app.errors import FieldErrors
 tenants_cli = AppGroup("tenants", help="Manage tenants.")
 tokens_cli = AppGroup("tokens", help="Manage API tokens.")
 keys_cli = AppGroup("keys", help="Manage the encryption keys of stored secrets.")
+operators_cli = AppGroup("operators", help="Grant or revoke the platform operator role.")
 
 
 def _fail(error: FieldErrors) -> click.ClickException:
@@ -85,7 +86,35 @@ def rotate_keys() -> None:
     click.echo(f"re-encrypted {count} secret(s) under the newest key")
 
 
+@operators_cli.command("grant")
+@click.argument("email")
+def grant_operator(email: str) -> None:
+    """Make an existing user a platform operator (the /ops/ pages)."""
+    _set_operator(email, True)
+
+
+@operators_cli.command("revoke")
+@click.argument("email")
+def revoke_operator(email: str) -> None:
+    _set_operator(email, False)
+
+
+def _set_operator(email: str, value: bool) -> None:
+    from sqlalchemy import func, select
+
+    from app.auth.models import User
+    from app.extensions import db
+
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"no user with the address {email}")
+    user.is_operator = value
+    db.session.commit()
+    click.echo(f"{user.email} is {'now' if value else 'no longer'} an operator")
+
+
 def init_cli(app: Flask) -> None:
+    app.cli.add_command(operators_cli)
     app.cli.add_command(tenants_cli)
     app.cli.add_command(tokens_cli)
     app.cli.add_command(keys_cli)

@@ -77,6 +77,13 @@ def _oauth_settings(env: Mapping[str, str]) -> dict:
     return {f"OAUTH_{name}": _str(env, f"OAUTH_{name}") for name in names}
 
 
+def metrics_dir(env: Mapping[str, str]) -> str:
+    """Where a host's processes write their metric values (prometheus_client's multiprocess mode). The web tier and
+    the workers of a host must agree on it, so it follows the instance path unless set."""
+    instance = _str(env, "INSTANCE_PATH", str(PROJECT_ROOT / "instance"))
+    return _str(env, "METRICS_DIR", str(Path(instance) / "metrics"))
+
+
 def load_config(env: Mapping[str, str] | None = None) -> dict:
     """Build the Flask config from the environment (``os.environ`` unless given)."""
     env = os.environ if env is None else env
@@ -137,6 +144,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         **_webhook_settings(env),
         **_oauth_settings(env),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_REQUEST_BYTES", 2 * 1024 * 1024),
+        "METRICS_DIR": metrics_dir(env),
+        "METRICS_TOKEN": _str(env, "METRICS_TOKEN"),  # unset: /metrics is open, like /healthz
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, g, has_request_context, request
-from flask_babel import format_datetime
+from flask_babel import format_datetime, format_timedelta
 from flask_login import current_user
 
 from app.auth.validation import LOCALES
@@ -36,6 +36,7 @@ def select_timezone() -> str:
 def init_i18n(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     app.jinja_env.filters["datetime"] = lambda value, fmt="medium": format_datetime(value, fmt) if value else ""
+    app.jinja_env.filters["duration"] = lambda value: format_timedelta(value, threshold=1.1) if value else ""
 
     @app.context_processor
     def _locale_context() -> dict:

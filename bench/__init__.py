@@ -11,4 +11,5 @@ BENCHMARKS: list[str] = [
     "polling",
     "inbox_views",
     "notifications",
+    "health_page",
 ]

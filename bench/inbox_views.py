@@ -81,19 +81,19 @@ def _measure(ctx: Context, setup: dict) -> tuple[dict[str, list[float]], dict]:
     return samples, extra
 
 
-def _get(client, url: str):
-    response = client.get(url, base_url=BASE_URL)
+def _get(client, url: str, headers: dict | None = None):
+    response = client.get(url, base_url=BASE_URL, headers=headers or {})
     if response.status_code != 200:
         raise RuntimeError(f"GET {url}: {response.status_code}")
     return response
 
 
-def _sign_in(client, email: str) -> None:
+def _sign_in(client, email: str, password: str = PASSWORD) -> None:
     page = _get(client, "/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page) or re.search(
         r'value="([^"]+)"[^>]*name="csrf_token"', page)
     response = client.post("/login", base_url=BASE_URL, headers={"Referer": f"{BASE_URL}/login"},
-                           data={"email": email, "password": PASSWORD, "csrf_token": token[1]})
+                           data={"email": email, "password": password, "csrf_token": token[1]})
     if response.status_code != 302:
         raise RuntimeError(f"sign-in failed: {response.status_code}")
 

@@ -56,6 +56,9 @@ class Tenant(db.Model):
     max_attachment_bytes: Mapped[int] = mapped_column(default=25 * 1024 * 1024)
     blocked_attachment_types: Mapped[list] = mapped_column(JSON, default=list)  # extensions: ["exe", "js"]
     vip_senders: Mapped[list] = mapped_column(JSON, default=list)  # addresses or "@domain"
+    # Days the communication log and the audit log are kept (housekeeping deletes older entries daily).
+    commlog_retention_days: Mapped[int] = mapped_column(default=90)
+    audit_retention_days: Mapped[int] = mapped_column(default=365)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="tenant", cascade="all, delete-orphan")

@@ -11,6 +11,7 @@ from rq import SimpleWorker, Worker
 from rq.job import Job
 from rq.worker import BaseWorker
 
+from app.metrics import process_lifetime
 from tenants.queues import region_queue, region_redis
 from tenants.regions import QUEUE_KINDS, Region, RegionError, all_regions, get_region
 
@@ -94,7 +95,8 @@ def worker_command(region: str | None, queues: str | None, burst: bool, fork: bo
     if unknown:
         raise click.ClickException(f"unknown queue kind(s) {', '.join(unknown)}; known: {', '.join(QUEUE_KINDS)}")
     worker = build_worker(selected, kinds, AppWorker if fork else AppSimpleWorker)
-    worker.work(burst=burst, with_scheduler=True)
+    with process_lifetime():
+        worker.work(burst=burst, with_scheduler=True)
 
 
 @click.command("scheduler")
@@ -104,7 +106,8 @@ def scheduler_command(region: str | None) -> None:
     """Enqueue periodic jobs (polls, token rotation, retries, retention) on one region's queues."""
     from worker.schedule import build_scheduler
 
-    build_scheduler(_region(region)).start()
+    with process_lifetime():
+        build_scheduler(_region(region)).start()
 
 
 @click.command("idle")
@@ -116,4 +119,5 @@ def idle_command(region: str | None) -> None:
 
     supervisor = IdleSupervisor(current_app._get_current_object(), _region(region).name)
     install_signal_handlers(supervisor)
-    supervisor.run()
+    with process_lifetime():
+        supervisor.run()

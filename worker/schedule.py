@@ -20,12 +20,14 @@ class Periodic:
 
 SCHEDULE: tuple[Periodic, ...] = (
     Periodic("worker.jobs.housekeeping.expire_invitations_in_region", every_seconds=3600),
+    Periodic("worker.jobs.housekeeping.purge_old_logs_in_region", every_seconds=3600),
     Periodic("worker.jobs.oauth.refresh_due_grants", every_seconds=60),
     Periodic("worker.jobs.sync.poll_due_mailboxes", every_seconds=15, queue_kind="poll"),
     Periodic("worker.jobs.oauth.warn_expiring", every_seconds=6 * 3600),
     Periodic("worker.jobs.ingest.reconcile_receipts", every_seconds=60, queue_kind="ingest"),
     Periodic("worker.jobs.deliver.reconcile_outbox", every_seconds=60, queue_kind="deliver"),
     Periodic("worker.jobs.webhooks.reconcile_webhooks", every_seconds=60, queue_kind="webhooks"),
+    Periodic("worker.jobs.alerts.evaluate_alerts", every_seconds=60),
     Periodic("worker.jobs.subscriptions.renew_push_subscriptions", every_seconds=600),
 )
 

@@ -46,6 +46,7 @@ api = PostroomApi()
 def init_api(app: Flask) -> None:
     from app.api import (
         accounts,
+        alerts,
         audit,
         contacts,
         dlp,
@@ -65,6 +66,7 @@ def init_api(app: Flask) -> None:
         ticket_bulk,
         tickets,
         tokens,
+        trace,
         webhooks,
     )
 
@@ -75,6 +77,6 @@ def init_api(app: Flask) -> None:
         "security": [{"bearer": []}]})
     for module in (accounts, tenant, members, tokens, mailboxes, queues, tickets, quarantine, jobs, audit, rules,
                    contacts, webhooks, dlp, notification_templates, ticket_actions, ticket_bulk, reply_templates,
-                   oauth_apps, health, outbox):
+                   oauth_apps, health, outbox, trace, alerts):
         csrf.exempt(module.blp)
         api.register_blueprint(module.blp, url_prefix=f"/api/v1{module.blp.url_prefix or ''}")

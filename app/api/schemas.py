@@ -66,6 +66,8 @@ class TenantSchema(Strict):
     allowed_sender_domains = ma.fields.List(ma.fields.String())
     allowed_mailbox_domains = ma.fields.List(ma.fields.String())
     failure_threshold = database_int()
+    commlog_retention_days = database_int(metadata={"description": "Days the communication log is kept (7-3650)"})
+    audit_retention_days = database_int(metadata={"description": "Days the audit log is kept (7-3650)"})
     inbound = _InboundPolicy(InboundPolicySchema, dump_only=True, metadata={"description": _INBOUND_DESCRIPTION})
     created_at = ma.fields.AwareDateTime(dump_only=True)
 
@@ -78,6 +80,8 @@ class TenantUpdateSchema(Strict):
     allowed_sender_domains = ma.fields.List(ma.fields.String())
     allowed_mailbox_domains = ma.fields.List(ma.fields.String())
     failure_threshold = database_int()
+    commlog_retention_days = database_int()
+    audit_retention_days = database_int()
     inbound = ma.fields.Nested(InboundPolicySchema, metadata={"description": _INBOUND_DESCRIPTION})
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.audit.services import record
 from app.connections.models import ConnectionKind, ConnectionLog, ConnectionTest
 from app.extensions import db
+from app.health.rollup import count_attempt
 from app.mail.probe import Endpoint, StepResult, probe
 from app.mailboxes.models import Mailbox, MailboxStatus, OutboundMode
 from tenants.models import Tenant, utcnow
@@ -155,7 +156,16 @@ def record_attempt(mailbox: Mailbox, kind: ConnectionKind, direction: str, resul
         category=failed.category if failed else None, step=failed.step if failed else None,
         server_response=(failed.server_response or "")[:2000] if failed else None, job_id=job_id)
     db.session.add(entry)
+    entry.started_at = entry.started_at or utcnow()
+    count_attempt(mailbox.tenant_id, mailbox.id, entry.started_at, entry.ok, entry.duration_ms)
+    if kind == ConnectionKind.SYNC and entry.ok:
+        mailbox.last_synced_at = entry.started_at
+    streak = mailbox.failure_streak
     _update_streak(mailbox, direction, failed)
+    if streak or mailbox.failure_streak:  # its mailbox_failing alert opens or clears now, not at the next evaluation
+        from app.alerts.services import check_mailbox
+
+        check_mailbox(mailbox)
     db.session.commit()
     return entry
 
@@ -178,10 +188,7 @@ def _update_streak(mailbox: Mailbox, direction: str, failed: StepResult | None) 
         mailbox.status = MailboxStatus.FAILING
         record(tenant, "mailbox.failing", object_type="mailbox", object_id=mailbox.id, label=mailbox.address,
                changes={"status": ["active", "failing"], "category": [None, failed.category]})
-        from app.outbound import notifications
-
-        notifications.mailbox_alert(tenant, mailbox, "mailbox_failing", notifications.admins(tenant),
-                                    reason=f"{failed.category}: {failed.server_response or ''}".strip(": "))
+        # The admins' mail is the mailbox_failing alert's (app.alerts, from record_attempt): one sender, one mail.
         _status_event(tenant, mailbox, "active")
 
 

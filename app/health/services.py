@@ -20,7 +20,7 @@ from tenants.models import Tenant, utcnow
 
 def tenant_health(tenant: Tenant) -> dict:
     return {"mailboxes": mailbox_rows(tenant), "queues": queue_rows(tenant),
-            "quarantine": {"held": _count(Receipt, tenant, Receipt.status == ReceiptStatus.QUARANTINED)},
+            "quarantine": {"held": quarantine_count(tenant)},
             "outbox": outbox_counts(tenant), "webhooks": webhook_counts(tenant)}
 
 
@@ -65,6 +65,10 @@ def queue_rows(tenant: Tenant) -> list[dict]:
              "pending": int(counts[queue_id].pending) if queue_id in counts else 0,
              "oldest_waiting_since": counts[queue_id].oldest if queue_id in counts else None}
             for queue_id, name in queues]
+
+
+def quarantine_count(tenant: Tenant) -> int:
+    return _count(Receipt, tenant, Receipt.status == ReceiptStatus.QUARANTINED)
 
 
 def outbox_counts(tenant: Tenant) -> dict:

@@ -16,6 +16,7 @@ import hmac
 from flask import current_app
 from itsdangerous import BadData, URLSafeSerializer
 
+from app import metrics
 from app.extensions import db
 from app.mailboxes.models import Mailbox, MailboxStatus
 from tenants.models import Tenant
@@ -85,6 +86,7 @@ def count_refusal(reason: str) -> None:
     from tenants.queues import _redis
 
     current_app.logger.warning("hook refused", extra={"reason": reason})
+    metrics.count_hook_refusal(reason)
     try:
         _redis(current_app.config["REDIS_URL"]).incr(COUNTER.format(reason=reason))
     except Exception:  # counting must not turn a refusal into a 500

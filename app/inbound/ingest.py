@@ -22,6 +22,7 @@ from flask import current_app
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
+from app import metrics
 from app.bulk import among
 from app.extensions import db
 from app.inbound.assemble import bounce_original, build_message
@@ -134,7 +135,8 @@ def _ingest(receipt_ids: list[int], accept: bool) -> dict[int, str]:
     if len({receipt.tenant_id for receipt in receipts}) > 1:
         raise ValueError("a batch of several tenants' receipts")
     tenant = db.session.get(Tenant, receipts[0].tenant_id)
-    store = store_for_region(get_region(tenant.region))
+    region = tenant.region  # read now: the commit below expires the tenant
+    store = store_for_region(get_region(region))
     clock = _Clock()
     prepared = [_prepare(tenant, receipt, store, accept) for receipt in receipts]
     clock.lap("parse_ms")
@@ -150,6 +152,7 @@ def _ingest(receipt_ids: list[int], accept: bool) -> dict[int, str]:
     held = [(item.receipt.id, item.held.reason) for item in prepared if item.held is not None]
     db.session.commit()
     clock.lap("write_ms")
+    metrics.observe_ingest(region, outcomes.values(), [reason for _id, reason in held], clock.seconds)
     for receipt_id, reason in held:
         current_app.logger.warning("message quarantined", extra={"receipt_id": receipt_id, "reason": reason})
     current_app.logger.info("ingest batch", extra={"receipts": len(receipts), **clock.laps})
@@ -161,7 +164,11 @@ class _Clock:
 
     def __init__(self) -> None:
         self.laps: dict[str, int] = {}
-        self._last = time.perf_counter()
+        self._started = self._last = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        return self._last - self._started
 
     def lap(self, name: str) -> None:
         now = time.perf_counter()
@@ -278,11 +285,13 @@ def quarantine(receipt_id: int, reason: str, detail: str | None) -> str:
         db.session.rollback()
         return "skipped"
     receipt = db.session.get(Receipt, receipt_id)
+    region = db.session.get(Tenant, receipt.tenant_id).region
     receipt.status = ReceiptStatus.QUARANTINED
     receipt.quarantine_reason = reason[:40]
     receipt.quarantine_detail = (detail or "")[:500]
     receipt.processed_at = utcnow()
     db.session.commit()
+    metrics.count_quarantined(region, reason)
     current_app.logger.warning("message quarantined", extra={"receipt_id": receipt_id, "reason": reason})
     return "quarantined"
 
@@ -300,7 +309,9 @@ def _lost_race(receipt_id: int) -> str:
     if existing is None:
         raise RuntimeError("unique constraint hit without an existing message")  # the job fails; reconciler retries
     _mark_duplicate(receipt, existing)
+    region = tenant.region
     db.session.commit()
+    metrics.count_duplicate(region)
     return "duplicate"
 
 

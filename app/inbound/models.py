@@ -48,6 +48,7 @@ class Receipt(TenantScoped, db.Model):
         UniqueConstraint("tenant_id", "mailbox_id", "folder", "uidvalidity", "uid"),
         Index("ix_receipts_tenant_id_mailbox_id_sha256", "tenant_id", "mailbox_id", "sha256"),
         Index("ix_receipts_tenant_id_status", "tenant_id", "status"),
+        Index("ix_receipts_tenant_id_received_at", "tenant_id", "received_at"),  # mail in per hour (health)
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

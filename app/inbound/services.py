@@ -15,6 +15,7 @@ from logging import Logger
 from flask import current_app
 from redis.exceptions import LockError, RedisError
 
+from app import metrics
 from app.connections.models import ConnectionKind
 from app.connections.services import endpoints, record_attempt
 from app.extensions import db, get_redis
@@ -93,6 +94,7 @@ def _sync_locked(mailbox: Mailbox, job_id: str | None, backfill: bool = False) -
     except MailError as error:  # connecting, or a server that cannot be synced (POP3 without UIDL)
         db.session.rollback()
         record_attempt(mailbox, ConnectionKind.SYNC, "inbound", error.results, job_id=job_id)
+        metrics.observe_sync(tenant.region, "failed", time.perf_counter() - started)
         raise
     except _BROKEN_CONNECTION as error:  # committed chunks stay; the next sync goes on from the cursor
         db.session.rollback()
@@ -100,9 +102,11 @@ def _sync_locked(mailbox: Mailbox, job_id: str | None, backfill: bool = False) -
         failed = StepResult("sync", False, (time.perf_counter() - started) * 1000, failure.category,
                             {"reason": failure.reason}, failure.server_response)
         record_attempt(mailbox, ConnectionKind.SYNC, "inbound", [failed], job_id=job_id)
+        metrics.observe_sync(tenant.region, "interrupted", time.perf_counter() - started)
         raise MailError(failed, [failed]) from None
     elapsed = (time.perf_counter() - started) * 1000
     record_attempt(mailbox, ConnectionKind.SYNC, "inbound", [StepResult("sync", True, elapsed)], job_id=job_id)
+    metrics.observe_sync(tenant.region, "ok", elapsed / 1000)
     current_app.logger.info("mailbox synced", extra={"mailbox_id": mailbox.id,
                                                      "stored": sum(r.stored for r in results)})
     return results

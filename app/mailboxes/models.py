@@ -97,6 +97,7 @@ class Mailbox(TenantScoped, db.Model):
     last_failure_category: Mapped[str | None] = mapped_column(String(40))
     # inbound | outbound: a working SMTP side must not hide a failing IMAP side (and vice versa)
     failure_direction: Mapped[str | None] = mapped_column(String(16))
+    last_synced_at: Mapped[datetime | None] = mapped_column()  # the last successful sync (the health page's lag)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -61,6 +61,13 @@ EVENTS: dict[str, Event] = {event.name: event for event in (
     Event("webhook_disabled", _l("Webhook switched off"),
           _l("Sent to the tenant's admins when a webhook endpoint kept failing and was switched off."), ADMINS,
           ("webhook_url", "webhooks_url", "reason", "when", "tenant_name")),
+    Event("alert_opened", _l("Alert"),
+          _l("Sent to the tenant's admins when an alert rule finds a problem, e.g. mail piling up in the outbox. "
+             "A mailbox that keeps failing is announced by its own notification."), ADMINS,
+          ("alert_title", "alert_detail", "alerts_url", "when", "tenant_name")),
+    Event("alert_resolved", _l("Alert resolved"),
+          _l("Sent to the tenant's admins when the problem an alert reported has cleared."), ADMINS,
+          ("alert_title", "alert_detail", "alerts_url", "when", "tenant_name")),
 )}
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask_babel import force_locale
+from flask_babel import force_locale, ngettext
 from flask_babel import lazy_gettext as _l
 
 from app.inbox.labels import STATUSES, label
@@ -37,6 +37,9 @@ MERGE_FIELDS = {
     "tenant_name": _l("Your organisation's name"),
     "inviter_name": _l("The name of the person who sent the invitation"),
     "invitation_url": _l("The link that accepts the invitation"),
+    "alert_title": _l("What the alert is about, e.g. \"Outbox backlog\""),
+    "alert_detail": _l("What the alert rule found, or that it has cleared"),
+    "alerts_url": _l("The link to the tenant's alerts"),
 }
 
 SAMPLE_MOMENT = datetime(2026, 11, 23, 14, 30, tzinfo=UTC)
@@ -63,6 +66,10 @@ def sample_fields(tenant: Tenant | None = None, locale: str = "en") -> dict[str,
     reference = f"{(tenant.ticket_prefix if tenant is not None else '') or slug[:4].upper()}-42"
     with force_locale(locale):
         status = label(STATUSES, "resolved")
+        alert_title = str(_l("Outbox backlog"))
+        alert_detail = ngettext(
+            "%(num)s mail is waiting in the outbox (the alert is set at more than %(threshold)s).",
+            "%(num)s mails are waiting in the outbox (the alert is set at more than %(threshold)s).", 63, threshold=50)
     return {"ticket_reference": reference, "ticket_subject": subject, "ticket_status": status,
             "ticket_url": f"https://postroom.example/t/{slug}/inbox/42", "assignee_name": agent,
             "agent_name": agent, "requester_name": requester, "requester_email": "requester@example.com",
@@ -72,4 +79,6 @@ def sample_fields(tenant: Tenant | None = None, locale: str = "en") -> dict[str,
             "webhooks_url": f"https://postroom.example/t/{slug}/webhooks/",
             "reason": "550 5.1.1 User unknown", "attachments": "invoice.exe (12 MB)",
             "recipients": "requester@example.com", "created_at": SAMPLE_MOMENT, "tenant_name": name,
-            "inviter_name": agent, "invitation_url": "https://postroom.example/invitations/…"}
+            "inviter_name": agent, "invitation_url": "https://postroom.example/invitations/…",
+            "alert_title": alert_title, "alert_detail": alert_detail,
+            "alerts_url": f"https://postroom.example/t/{slug}/alerts/"}

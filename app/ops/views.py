@@ -1,12 +1,13 @@
-"""Liveness and readiness for load balancers and orchestrators."""
+"""Liveness and readiness for load balancers and orchestrators; metrics for Prometheus."""
 
 from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app
+from flask import Blueprint, Response, current_app, request
 from sqlalchemy import text
 
+from app import metrics
 from app.extensions import db, get_redis, limiter
 
 bp = Blueprint("ops", __name__)
@@ -35,3 +36,12 @@ def readyz():
               _check("redis", lambda: get_redis().ping())]
     ready = all(c["ok"] for c in checks)
     return {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+
+
+@bp.route("/metrics")
+@limiter.exempt
+def metrics_text():
+    """Prometheus text format, summed over this host's processes (``docs/metrics.md``)."""
+    if not metrics.authorized(request.headers.get("Authorization")):
+        return Response("", 401, {"WWW-Authenticate": 'Bearer realm="metrics"'})
+    return Response(metrics.render(), content_type=metrics.CONTENT_TYPE, headers={"Cache-Control": "no-store"})

@@ -19,6 +19,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import and_, func, inspect, or_, select, text, update
 
+from app import metrics
 from app.bulk import among, insert_rows
 from app.extensions import db
 from app.mail.steps import Endpoint
@@ -42,6 +43,7 @@ def deliver_mailbox(tenant_id: int, mailbox_id: int | None) -> dict[str, int]:
     counts = {"sent": 0, "deferred": 0, "failed": 0}
     if ids:
         _send(tenant, mailbox, ids, counts)
+        metrics.count_outbound(tenant.region, "sent", counts["sent"])  # per job: per commit would reload the tenant
         _after_batch(tenant, mailbox)
     elif _throttled(tenant, mailbox):  # the mailbox's minute is used up: come back for the rest
         from app.outbound.outbox import kick
@@ -218,6 +220,7 @@ def _not_sent(tenant: Tenant, outgoing: OutgoingMail, outcome: Outcome) -> None:
     if outcome.result == "deferred" and outgoing.attempts <= len(schedule):
         outgoing.status, outgoing.last_error = OutgoingStatus.QUEUED, outcome.response
         outgoing.next_attempt_at = utcnow() + timedelta(seconds=schedule[outgoing.attempts - 1])
+        metrics.count_outbound(tenant.region, "deferred")
     else:
         reason = "smtp_rejected" if outcome.result == "failed" else "retries_exhausted"
         mark_failed(tenant, outgoing, reason, outcome.response)

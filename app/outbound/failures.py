@@ -7,6 +7,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
+from app import metrics
 from app.audit.services import record
 from app.auth.models import User
 from app.extensions import db
@@ -24,6 +25,7 @@ def mark_failed(tenant: Tenant, outgoing: OutgoingMail, reason: str, response: s
     _message_status(outgoing, "failed")
     _tell(tenant, outgoing, reason, response)
     _event(tenant, outgoing, "message.failed", reason=reason, response=response[:1000])
+    metrics.count_outbound(tenant.region, "failed")
 
 
 def record_bounce(tenant: Tenant, bounce: Bounce) -> OutgoingMail | None:
@@ -48,6 +50,7 @@ def record_bounce(tenant: Tenant, bounce: Bounce) -> OutgoingMail | None:
                                .execution_options(synchronize_session="fetch"))
         _tell(tenant, outgoing, "bounced", words)
         _event(tenant, outgoing, "message.bounced", reason=words[:1000])
+        metrics.count_outbound(tenant.region, "bounced")
     return outgoing
 
 

@@ -7,6 +7,8 @@ invitations) goes through the region's relay. A notice to several agents is one 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import current_app, url_for
 from sqlalchemy import select
 
@@ -87,6 +89,17 @@ def webhook_disabled(tenant: Tenant, endpoint, admins_: list[User], reason: str)
     page = "webhooks.index" if "webhooks.index" in current_app.view_functions else "portal.dashboard"
     fields = {"reason": reason, "webhook_url": endpoint.url, "webhooks_url": _url(page, tenant)}
     return _to_staff(tenant, "webhook_disabled", admins_, fields=fields, dedupe_key=f"webhook:{endpoint.id}")
+
+
+def alert_notice(tenant: Tenant, event_name: str, admins_: list[User],
+                 fields: Callable[[], dict]) -> OutgoingMail | None:
+    """``alert_opened`` or ``alert_resolved`` (``app.alerts``), to the tenant's admins, through the relay.
+    ``fields()`` runs in the language the mail is written in: the alert's sentences are translated there."""
+    from flask_babel import force_locale
+
+    with force_locale(_staff_locale(tenant, admins_)):
+        values = fields()
+    return _to_staff(tenant, event_name, admins_, fields={**values, "alerts_url": _url("alerts.index", tenant)})
 
 
 def invitation(tenant: Tenant, address: str, token: str, inviter: User | None) -> OutgoingMail | None:
@@ -190,8 +203,12 @@ def _to_staff(tenant: Tenant, event_name: str, people: list[User], *, fields: di
     addresses = sorted({person.email for person in people if person.email})
     if not addresses:
         return None
-    locale = people[0].locale or tenant.default_locale if len(people) == 1 else tenant.default_locale
-    return _system(tenant, event_name, addresses, fields, locale=locale, ticket=ticket, dedupe_key=dedupe_key)
+    return _system(tenant, event_name, addresses, fields, locale=_staff_locale(tenant, people), ticket=ticket,
+                   dedupe_key=dedupe_key)
+
+
+def _staff_locale(tenant: Tenant, people: list[User]) -> str:
+    return people[0].locale or tenant.default_locale if len(people) == 1 else tenant.default_locale
 
 
 def _system(tenant: Tenant, event_name: str, addresses: list[str], fields: dict, *, locale: str,

@@ -35,6 +35,8 @@ SECTIONS = (
     Section(_l("Data protection"), "dlp.index", Role.ADMIN),
     Section(_l("Webhooks"), "webhooks.index", Role.ADMIN),
     Section(_l("Health"), "health.index"),
+    Section(_l("Alerts"), "alerts.index", Role.ADMIN),
+    Section(_l("Message trace"), "trace.index", Role.ADMIN),
     Section(_l("Audit"), "audit.index", Role.ADMIN),
     Section(_l("Members"), "members.index"),
     Section(_l("Settings"), "settings.index"),

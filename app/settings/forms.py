@@ -24,6 +24,8 @@ class TenantForm(FlaskForm):
     allow_plaintext = BooleanField(_l("Allow unencrypted mail connections (not recommended)"))
     failure_threshold = IntegerField(_l("Mark a mailbox as failing after this many failures in a row"),
                                      validators=[Optional()])
+    commlog_retention_days = IntegerField(_l("Keep the communication log for (days)"), validators=[Optional()])
+    audit_retention_days = IntegerField(_l("Keep the audit log for (days)"), validators=[Optional()])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

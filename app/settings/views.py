@@ -55,8 +55,9 @@ def update_tenant():
                 allowed_sender_domains=form.allowed_sender_domains.data or "",
                 allowed_mailbox_domains=form.allowed_mailbox_domains.data or "",
                 allow_plaintext=form.allow_plaintext.data,
-                **({"failure_threshold": form.failure_threshold.data} if form.failure_threshold.data is not None
-                   else {}))
+                **{name: getattr(form, name).data for name in ("failure_threshold", "commlog_retention_days",
+                                                               "audit_retention_days")
+                   if getattr(form, name).data is not None})
         except FieldErrors as error:
             show_field_errors(form, error)
         else:

@@ -13,6 +13,7 @@ EVENT_LABELS = {
     "message.failed": _l("A reply could not be delivered"), "message.bounced": _l("A reply bounced"),
     "mailbox.status_changed": _l("A mailbox's status changed"),
     "mailbox.reauth_required": _l("A mailbox needs re-connecting"),
+    "alert.opened": _l("An alert rule found a problem"), "alert.resolved": _l("A problem an alert reported cleared"),
 }
 
 

@@ -14,7 +14,7 @@ from tenants.models import utcnow
 from tenants.scoping import TenantScoped
 
 EVENTS = ("ticket.created", "ticket.updated", "message.received", "message.sent", "message.failed",
-          "message.bounced", "mailbox.status_changed", "mailbox.reauth_required")
+          "message.bounced", "mailbox.status_changed", "mailbox.reauth_required", "alert.opened", "alert.resolved")
 
 
 class DeliveryStatus(enum.StrEnum):

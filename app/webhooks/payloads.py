@@ -32,3 +32,11 @@ def message_event(message_id: int, **extra) -> dict:
 def mailbox_data(mailbox, **extra) -> dict:
     return {"mailbox": {"id": mailbox.id, "name": mailbox.name, "address": mailbox.address,
                         "status": mailbox.status.value, "failure_category": mailbox.last_failure_category}, **extra}
+
+
+def alert_data(alert) -> dict:
+    """An alert (``app.alerts``): its kind, what it concerns (``subject``: "mailbox:12", "outbox"…) and the figures
+    found when it opened."""
+    return {"alert": {"id": alert.id, "kind": alert.kind, "subject": alert.subject_key, "label": alert.label,
+                      "detail": alert.detail, "opened_at": alert.opened_at.isoformat(),
+                      "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None}}

@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
+from app import metrics
 from app.audit.services import record
 from app.extensions import db
 from app.webhooks import signing, transport
@@ -85,10 +86,11 @@ def deliver(delivery_id: int) -> str:
         endpoint.failure_streak = 0
     else:
         _failed(delivery, endpoint)
+    tenant = db.session.get(Tenant, delivery.tenant_id)
+    metrics.count_webhook(tenant.region, delivery.status.value)
     db.session.commit()
     if delivery.status == DeliveryStatus.PENDING:
         wait = max(1, int((delivery.next_attempt_at - utcnow()).total_seconds()))
-        tenant = db.session.get(Tenant, delivery.tenant_id)
         kick(tenant.region, tenant.id, delivery.id, delivery.endpoint_id, wait)
     return delivery.status.value
 

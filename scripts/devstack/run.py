@@ -12,6 +12,8 @@ import time
 from email.message import EmailMessage
 from pathlib import Path
 
+from app.config import metrics_dir
+from app.metrics.multiprocess import reset_dir
 from scripts.devstack.ports import port_open
 from scripts.devstack.stack import DEMO_MAILBOX, MailStack
 
@@ -119,6 +121,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         env = _env(stack)
+        reset_dir(metrics_dir(env))  # nothing of ours runs yet: the counters of the last run go
         subprocess.run([*FLASK, "db", "upgrade"], env=env, cwd=ROOT, check=True)
         password = _demo_password()
         _ensure_demo_tenant(env, password)

@@ -49,4 +49,16 @@ def seed_everything(client, headers: dict, inbox, receiver, run_jobs) -> Seeded:
            "delivery_id": first(f"webhooks/{endpoint['id']}/deliveries")["id"], "mail_id": first("outbox")["id"],
            "event": "acknowledgement", "locale": "de", "provider": "google"}
     dlp_rule = post("dlp-rules", {"name": "Cards", "kind": "card_number", "action": "block"})
+    ids.update(kind="quarantine_growing", alert_id=_alert(client, headers, inbox))
     return Seeded(ids, {"/api/v1/dlp-rules": {"rule_id": dlp_rule["id"]}})
+
+
+def _alert(client, headers: dict, inbox) -> int:
+    """An open alert: the held mail is one quarantined in the last hour, and the rule alerts at one."""
+    from app.alerts.services import evaluate
+    from app.extensions import db
+
+    client.patch("/api/v1/alert-rules/quarantine_growing", json={"threshold": 1}, headers=headers)
+    evaluate(inbox.tenant)
+    db.session.commit()
+    return client.get("/api/v1/alerts", headers=headers).json["items"][0]["id"]

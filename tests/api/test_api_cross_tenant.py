@@ -9,7 +9,7 @@ import re
 from tests.api.seed import seed_everything
 
 # Path parts that name no tenant object: the same for every tenant.
-SHARED_PARAMS = {"event", "locale", "provider"}
+SHARED_PARAMS = {"event", "locale", "provider", "kind"}
 NEVER_EXISTED = {"job_id": "0" * 32}
 
 

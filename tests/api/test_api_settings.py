@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.notify.events import EVENTS
 from tests.api.problems import field_errors
 
 
@@ -42,7 +43,7 @@ def test_dlp_rules_round_trip_and_the_check(client, db, headers):
 
 def test_notification_templates_round_trip_with_line_numbered_errors(client, db, headers):
     listed = client.get("/api/v1/notification-templates", headers=headers).get_json()
-    assert len(listed) == 10 * 5 and not any(t["customized"] for t in listed)
+    assert len(listed) == len(EVENTS) * 5 and not any(t["customized"] for t in listed)
     url = "/api/v1/notification-templates/acknowledgement/de"
     assert "Ihre Anfrage" in client.get(url, headers=headers).get_json()["subject"]
     bad = client.put(url, json={"subject": "Hallo", "body": "Zeile eins\n{{ ticket_reference }\n"}, headers=headers)

@@ -40,7 +40,8 @@ def test_tenant_context_restores_the_previous_tenant(db, create_tenant):
 def test_every_tenant_owned_table_has_a_non_null_tenant_id(app):
     from app.extensions import db as _db
 
-    shared = {"tenants", "users", "alembic_version", "operator_alerts"}  # platform-level, by design
+    # Platform-level, by design: operator actions name the tenant they touched, but belong to the platform.
+    shared = {"tenants", "users", "alembic_version", "operator_alerts", "operator_actions"}
     for table in _db.metadata.sorted_tables:
         if table.name in shared:
             continue

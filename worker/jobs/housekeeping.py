@@ -34,3 +34,16 @@ def expire_invitations_in_region(region: str) -> int:
         enqueue(tenant, "worker.jobs.housekeeping.expire_invitations", tenant.id)
     current_app.logger.info("invitation expiry fanned out", extra={"region": region, "tenants": len(tenants)})
     return len(tenants)
+
+
+@job
+def purge_old_logs_in_region(region: str) -> dict[str, int]:
+    """Each tenant's communication log, audit log and health roll-ups beyond its retention, a batch per tenant."""
+    from app.logs.retention import purge_tenant_logs
+
+    totals: dict[str, int] = {}
+    for tenant in db.session.scalars(select(Tenant).where(Tenant.region == region)).all():
+        for table, count in purge_tenant_logs(tenant).items():
+            totals[table] = totals.get(table, 0) + count
+    current_app.logger.info("old log entries purged", extra={"region": region, **totals})
+    return totals

@@ -183,4 +183,36 @@ Zustellprotokoll:
 Postroom, für {{ tenant_name }}
 """,
     ),
+    "alert_opened": (
+        "Warnung: {{ alert_title }}",
+        """\
+Guten Tag,
+
+eine Warnregel von {{ tenant_name }} hat ein Problem festgestellt:
+{{ alert_title }}.
+
+{{ alert_detail }}
+
+Sobald es behoben ist, erhalten Sie eine weitere E-Mail. Offene Warnungen
+und die Warnregeln:
+{{ alerts_url }}
+
+Postroom, für {{ tenant_name }}
+""",
+    ),
+    "alert_resolved": (
+        "Behoben: {{ alert_title }}",
+        """\
+Guten Tag,
+
+das Problem, das eine Warnung gemeldet hatte, ist behoben: {{ alert_title }}.
+
+{{ alert_detail }}
+
+Warnungen und Warnregeln:
+{{ alerts_url }}
+
+Postroom, für {{ tenant_name }}
+""",
+    ),
 }

@@ -177,4 +177,35 @@ endpoint works again. Webhook settings and the delivery log:
 Postroom, for {{ tenant_name }}
 """,
     ),
+    "alert_opened": (
+        "Alert: {{ alert_title }}",
+        """\
+Hello,
+
+an alert rule of {{ tenant_name }} found a problem: {{ alert_title }}.
+
+{{ alert_detail }}
+
+You will get another mail when it has cleared. Open alerts and the alert
+rules:
+{{ alerts_url }}
+
+Postroom, for {{ tenant_name }}
+""",
+    ),
+    "alert_resolved": (
+        "Resolved: {{ alert_title }}",
+        """\
+Hello,
+
+the problem an alert reported has cleared: {{ alert_title }}.
+
+{{ alert_detail }}
+
+Alerts and the alert rules:
+{{ alerts_url }}
+
+Postroom, for {{ tenant_name }}
+""",
+    ),
 }

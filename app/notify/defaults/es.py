@@ -179,4 +179,36 @@ conexión vuelva a funcionar. Configuración de webhooks y registro de entregas:
 Postroom, para {{ tenant_name }}
 """,
     ),
+    "alert_opened": (
+        "Alerta: {{ alert_title }}",
+        """\
+Hola:
+
+una regla de alerta de {{ tenant_name }} ha detectado un problema:
+{{ alert_title }}.
+
+{{ alert_detail }}
+
+Recibirá otro correo cuando se haya resuelto. Alertas abiertas y reglas de
+alerta:
+{{ alerts_url }}
+
+Postroom, para {{ tenant_name }}
+""",
+    ),
+    "alert_resolved": (
+        "Resuelto: {{ alert_title }}",
+        """\
+Hola:
+
+el problema que señaló una alerta se ha resuelto: {{ alert_title }}.
+
+{{ alert_detail }}
+
+Alertas y reglas de alerta:
+{{ alerts_url }}
+
+Postroom, para {{ tenant_name }}
+""",
+    ),
 }

@@ -184,4 +184,36 @@ webhooks et journal des livraisons :
 Postroom, pour {{ tenant_name }}
 """,
     ),
+    "alert_opened": (
+        "Alerte : {{ alert_title }}",
+        """\
+Bonjour,
+
+une règle d'alerte de {{ tenant_name }} a détecté un problème :
+{{ alert_title }}.
+
+{{ alert_detail }}
+
+Vous recevrez un autre message lorsqu'il sera résolu. Alertes en cours et
+règles d'alerte :
+{{ alerts_url }}
+
+Postroom, pour {{ tenant_name }}
+""",
+    ),
+    "alert_resolved": (
+        "Résolu : {{ alert_title }}",
+        """\
+Bonjour,
+
+le problème signalé par une alerte est résolu : {{ alert_title }}.
+
+{{ alert_detail }}
+
+Alertes et règles d'alerte :
+{{ alerts_url }}
+
+Postroom, pour {{ tenant_name }}
+""",
+    ),
 }

@@ -188,4 +188,35 @@ Webhook の設定と配信ログ:
 Postroom（{{ tenant_name }}）
 """,
     ),
+    "alert_opened": (
+        "アラート：{{ alert_title }}",
+        """\
+管理者各位
+
+{{ tenant_name }} のアラートルールが問題を検知しました：{{ alert_title }}
+
+{{ alert_detail }}
+
+解消されると、改めてメールでお知らせします。未解決のアラートと
+アラートルールはこちら：
+{{ alerts_url }}
+
+Postroom（{{ tenant_name }}）
+""",
+    ),
+    "alert_resolved": (
+        "解消：{{ alert_title }}",
+        """\
+管理者各位
+
+アラートで報告された問題が解消しました：{{ alert_title }}
+
+{{ alert_detail }}
+
+アラートとアラートルールはこちら：
+{{ alerts_url }}
+
+Postroom（{{ tenant_name }}）
+""",
+    ),
 }

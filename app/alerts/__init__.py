@@ -1,0 +1,1 @@
+"""Alerts: rules per tenant that watch whether mail flows, and the alerts they open and resolve."""

@@ -1,0 +1,1 @@
+"""Message trace: every step one message went through, with its timestamps."""
