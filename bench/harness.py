@@ -150,8 +150,10 @@ class Context:
             "POSTROOM_REGIONS": "", "POSTROOM_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}}
         os.environ.update(self.env)  # the in-process app reads the same settings as the workers
         from app import create_app
+        from app.runtime import freeze_startup_heap
 
         self.app = create_app()
+        freeze_startup_heap()  # as wsgi.py does in production
         return self
 
     def close(self) -> None:

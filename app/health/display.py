@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
 from flask_babel import format_timedelta, gettext
+from markupsafe import escape
 
 from app.health.mailbox_stats import WINDOWS, MailboxStats
 from app.mailboxes.models import Mailbox
@@ -19,6 +21,13 @@ class Sparkline:
     points: str  # the SVG polyline's points
     total: int
     label: str
+
+    def __html__(self) -> str:
+        """The inline SVG, written here once instead of through the template 400 times a page."""
+        label = escape(self.label)
+        return (f'<svg class="sparkline" width="{SPARK_WIDTH}" height="{SPARK_HEIGHT}" viewBox="0 0 '
+                f'{SPARK_WIDTH * 10} {SPARK_HEIGHT * 10}" role="img" aria-label="{label}"><title>{label}</title>'
+                f'<polyline fill="none" stroke="currentColor" stroke-width="15" points="{self.points}"/></svg>')
 
 
 @dataclass(frozen=True)
@@ -33,10 +42,16 @@ class HealthRow:
     mail_out: Sparkline
 
 
+@lru_cache(maxsize=8)
+def _xs(count: int, width: int) -> tuple[str, ...]:
+    return tuple(str(index * width // (count - 1)) for index in range(count))
+
+
 def spark_points(values: list[int], width: int = SPARK_WIDTH, height: int = SPARK_HEIGHT) -> str:
-    top, step = max(max(values), 1), width / (len(values) - 1)
-    return " ".join(f"{index * step:.1f},{height - 1 - value / top * (height - 2):.1f}"
-                    for index, value in enumerate(values))
+    """Whole numbers in a viewBox ten times the drawn size: as sharp as one decimal, and quick to write."""
+    top, xs = max(max(values), 1), _xs(len(values), width * 10)
+    scale, bottom = (height - 2) * 10 / top, (height - 1) * 10
+    return " ".join(f"{x},{bottom - round(value * scale)}" for x, value in zip(xs, values, strict=True))
 
 
 def status_labels() -> dict[str, str]:

@@ -5,17 +5,19 @@ successful sync. A few grouped queries for all mailboxes at once."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import load_only
 
 from app.extensions import db, get_redis
 from app.health.models import BUCKET_COLUMNS, LATENCY_BOUNDS, MailboxHour
 from app.inbound.models import Receipt
 from app.mailboxes.models import Mailbox
 from app.outbound.models import OutgoingMail
-from app.sql import hour_of
+from app.sql import hours_since
 from tenants.models import Tenant, utcnow
 
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
@@ -64,28 +66,53 @@ def median_from_buckets(counts: list[int]) -> float | None:
 
 def mailbox_stats(tenant: Tenant) -> list[MailboxStats]:
     now = utcnow()
-    stats = {m.id: MailboxStats(m) for m in db.session.scalars(Mailbox.all(tenant).order_by(Mailbox.name, Mailbox.id))}
-    _add_windows(tenant, stats, now)
-    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=SPARK_HOURS - 1)
-    _add_hourly(stats, start, "mail_in", Receipt.mailbox_id, Receipt.received_at, Receipt.tenant_id == tenant.id)
-    _add_hourly(stats, start, "mail_out", OutgoingMail.mailbox_id, OutgoingMail.created_at,
-                OutgoingMail.tenant_id == tenant.id)
+    # Only the columns the page shows: a mailbox row is wide, and its secrets would be decrypted for nothing.
+    shown = load_only(Mailbox.name, Mailbox.address, Mailbox.status, Mailbox.failure_streak,
+                      Mailbox.last_failure_category, Mailbox.last_synced_at)
+    query = Mailbox.all(tenant).options(shown).order_by(Mailbox.name, Mailbox.id)
+    stats = {m.id: MailboxStats(m) for m in db.session.scalars(query)}
+    this_hour = now.replace(minute=0, second=0, microsecond=0)
+    _add_windows(tenant, stats, this_hour)
+    _add_flow(tenant, stats, this_hour)
     return list(stats.values())
 
 
-def _add_windows(tenant: Tenant, stats: dict[int, MailboxStats], now: datetime) -> None:
+# Counts of an hour that is over no longer change (attempts, receipts and outgoing mail are counted at the hour they
+# are written in), so the closed hours are read once per hour per tenant and kept in Redis; only the current hour
+# is read live. A page shown at 10:00 may miss what a transaction still running from 9:59 adds: until 11:00.
+CLOSED_TTL = 2 * 3600
+
+
+def _closed(tenant: Tenant, what: str, this_hour: datetime, compute: Callable[[], dict]) -> dict:
+    key = f"postroom:health:{what}:{tenant.id}:{this_hour:%Y%m%d%H}"
+    redis = get_redis()
+    cached = redis.get(key)
+    if cached is not None:
+        return json.loads(cached)
+    values = compute()
+    redis.set(key, json.dumps(values), ex=CLOSED_TTL)
+    return values
+
+
+def _add_windows(tenant: Tenant, stats: dict[int, MailboxStats], this_hour: datetime) -> None:
     """Each mailbox's hours fall in three bands (this hour, the rest of the day, the rest of the week) that add up
-    to the three windows. The first two are read live; the third only holds hours that are over, whose counts no
-    longer change, so it is read once per hour and kept in Redis until the bands move on."""
-    starts = {name: (now - span).replace(minute=0, second=0, microsecond=0) for name, span in WINDOWS.items()}
-    band = case((MailboxHour.hour >= starts["1h"], 0), else_=1).label("band")
+    to the three windows; the last two are closed hours."""
+    day, week = this_hour - timedelta(hours=23), this_hour - timedelta(days=7)
     totals: dict[int, list[list[int]]] = {}
-    for row in db.session.execute(select(MailboxHour.mailbox_id, band, *_SUMS).where(
-            MailboxHour.tenant_id == tenant.id, MailboxHour.hour >= starts["24h"])
-            .group_by(MailboxHour.mailbox_id, band)):
-        _bands(totals, row.mailbox_id)[row.band] = [int(value or 0) for value in row[2:]]
-    for mailbox_id, values in _older_hours(tenant, starts["7d"], starts["24h"]).items():
-        _bands(totals, int(mailbox_id))[2] = values
+    for row in db.session.execute(select(MailboxHour.mailbox_id, *_SUMS).where(
+            MailboxHour.tenant_id == tenant.id, MailboxHour.hour >= this_hour).group_by(MailboxHour.mailbox_id)):
+        _bands(totals, row.mailbox_id)[0] = [int(value or 0) for value in row[1:]]
+
+    def closed() -> dict:
+        band = case((MailboxHour.hour >= day, 1), else_=2).label("band")
+        rows = db.session.execute(select(MailboxHour.mailbox_id, band, *_SUMS).where(
+            MailboxHour.tenant_id == tenant.id, MailboxHour.hour >= week, MailboxHour.hour < this_hour)
+            .group_by(MailboxHour.mailbox_id, band))
+        return {f"{row.mailbox_id}:{row.band}": [int(value or 0) for value in row[2:]] for row in rows}
+
+    for key, values in _closed(tenant, "windows", this_hour, closed).items():
+        mailbox_id, band = key.split(":")
+        _bands(totals, int(mailbox_id))[int(band)] = values
     for mailbox_id, item in stats.items():
         bands = totals.get(mailbox_id)
         for depth, name in enumerate(WINDOWS):  # 1h: band 0; 24h: bands 0-1; 7d: bands 0-2
@@ -100,34 +127,25 @@ def _bands(totals: dict[int, list[list[int]]], mailbox_id: int) -> list[list[int
     return totals.setdefault(mailbox_id, [[0] * len(_SUMS) for _ in WINDOWS])
 
 
-def _older_hours(tenant: Tenant, since: datetime, until: datetime) -> dict[str, list[int]]:
-    key = f"postroom:health:older:{tenant.id}:{until:%Y%m%d%H}"
-    redis = get_redis()
-    cached = redis.get(key)
-    if cached is not None:
-        return json.loads(cached)
-    rows = db.session.execute(select(MailboxHour.mailbox_id, *_SUMS).where(
-        MailboxHour.tenant_id == tenant.id, MailboxHour.hour >= since, MailboxHour.hour < until)
-        .group_by(MailboxHour.mailbox_id))
-    values = {str(row.mailbox_id): [int(value or 0) for value in row[1:]] for row in rows}
-    redis.set(key, json.dumps(values), ex=2 * 3600)
-    return values
+def _add_flow(tenant: Tenant, stats: dict[int, MailboxStats], this_hour: datetime) -> None:
+    """Mail in (receipts) and out (the outbox) per mailbox and hour: 23 closed hours and the current one."""
+    start = this_hour - timedelta(hours=SPARK_HOURS - 1)
+    sources = {"mail_in": (Receipt.mailbox_id, Receipt.received_at, Receipt.tenant_id == tenant.id),
+               "mail_out": (OutgoingMail.mailbox_id, OutgoingMail.created_at, OutgoingMail.tenant_id == tenant.id)}
 
+    def counts(since: datetime, until: datetime | None) -> dict:
+        found = {}
+        for attribute, (mailbox_column, time_column, mine) in sources.items():
+            hour = hours_since(time_column, start)
+            query = select(mailbox_column, hour, func.count()).where(mine, time_column >= since)
+            query = query.where(time_column < until) if until else query
+            for mailbox_id, index, count in db.session.execute(query.group_by(mailbox_column, hour)):
+                if index is not None and 0 <= int(index) < SPARK_HOURS:
+                    found[f"{attribute}:{mailbox_id}:{int(index)}"] = count
+        return found
 
-def _add_hourly(stats: dict[int, MailboxStats], start: datetime, attribute: str, mailbox_column, time_column,
-                *where) -> None:
-    hour = hour_of(time_column)
-    rows = db.session.execute(select(mailbox_column, hour, func.count()).where(*where, time_column >= start)
-                              .group_by(mailbox_column, hour))
-    for mailbox_id, bucket, count in rows:
-        if mailbox_id in stats:
-            index = int((_as_datetime(bucket) - start).total_seconds() // 3600)
-            if 0 <= index < SPARK_HOURS:
-                getattr(stats[mailbox_id], attribute)[index] += count
-
-
-def _as_datetime(value: object) -> datetime:
-    """PostgreSQL's ``date_trunc`` gives a datetime, SQLite's ``strftime`` a string; both are UTC."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+    for values in (_closed(tenant, "flow", this_hour, lambda: counts(start, this_hour)), counts(this_hour, None)):
+        for key, count in values.items():
+            attribute, mailbox_id, index = key.split(":")
+            if int(mailbox_id) in stats:
+                getattr(stats[int(mailbox_id)], attribute)[int(index)] += count

@@ -6,7 +6,7 @@ from flask import g, render_template
 
 from app.extensions import htmx
 from app.health import display, services
-from app.health.mailbox_stats import SPARK_HOURS, WINDOWS, mailbox_stats
+from app.health.mailbox_stats import mailbox_stats
 from tenants.models import Role, utcnow
 from tenants.resolver import tenant_blueprint
 
@@ -20,8 +20,8 @@ def index():
     tenant = g.tenant
     context = {"rows": display.rows(mailbox_stats(tenant)), "queues": services.queue_rows(tenant),
                "quarantined": services.quarantine_count(tenant), "outbox": services.outbox_counts(tenant),
-               "webhooks": services.webhook_counts(tenant), "windows": list(WINDOWS), "spark_hours": SPARK_HOURS,
-               "generated_at": utcnow(), "refresh_seconds": REFRESH_SECONDS}
+               "webhooks": services.webhook_counts(tenant), "generated_at": utcnow(),
+               "refresh_seconds": REFRESH_SECONDS}
     if htmx and not htmx.boosted and htmx.target == PANEL:
         return render_template("health/_panel.html", **context)
     return render_template("health/index.html", **context)

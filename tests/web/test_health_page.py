@@ -59,6 +59,7 @@ def test_health_page_shows_each_mailbox_queue_outbox_and_quarantine(client, db, 
     html = page.get_data(as_text=True)
     row = re.search(r'<tr id="health-mailbox-\d+".*?</tr>', html, re.S).group(0)
     assert 'data-status="active"' in row and "support@acme.test" in row
+    assert f'href="/t/acme/mailboxes/{inbox.mailbox.id}"' in row
     rates = re.search(r'class="success-rates">(.*?)</td>', row, re.S).group(1)
     assert re.findall(r">(\d+ %|—)<", rates) == ["33 %", "33 %", "17 %"]  # 1 of 3; 1 of 3; 1 of 6 with the week
     assert "5 minutes ago" in row
