@@ -137,7 +137,9 @@ def _add_flow(tenant: Tenant, stats: dict[int, MailboxStats], this_hour: datetim
         found = {}
         for attribute, (mailbox_column, time_column, mine) in sources.items():
             hour = hours_since(time_column, start)
-            query = select(mailbox_column, hour, func.count()).where(mine, time_column >= since)
+            # System mail (alerts, invitations) goes out through the region's relay, from no mailbox.
+            query = select(mailbox_column, hour, func.count()).where(mine, mailbox_column.is_not(None),
+                                                                     time_column >= since)
             query = query.where(time_column < until) if until else query
             for mailbox_id, index, count in db.session.execute(query.group_by(mailbox_column, hour)):
                 if index is not None and 0 <= int(index) < SPARK_HOURS:

@@ -14,6 +14,7 @@ from app.connections.services import record_attempt
 from app.health.mailbox_stats import median_from_buckets
 from app.health.models import MailboxHour
 from app.mail.steps import StepResult
+from app.outbound.models import OutgoingKind, OutgoingMail
 from tenants.models import Role, utcnow
 from tests.fixtures.inbox import make_mail
 from tests.web.test_quarantine_page import deep_mail
@@ -53,6 +54,10 @@ def test_health_page_shows_each_mailbox_queue_outbox_and_quarantine(client, db, 
     inbox.deliver(make_mail(subject="Two", sender="bob@client.test"))
     inbox.deliver(deep_mail())
     run_jobs(kinds=("deliver",))  # the acknowledgements: queued, and retried (nothing listens on port 9)
+    db.session.add(OutgoingMail(tenant_id=inbox.tenant.id, mailbox_id=None, kind=OutgoingKind.SYSTEM,
+                                rfc_message_id="<alert@postroom.test>", mail_from="desk@postroom.test",
+                                recipients=["owner@acme.test"], raw=b"x"))  # system mail: from no mailbox
+    db.session.commit()
 
     page = client.get(BASE)
     assert page.status_code == 200
