@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_babel import gettext as _
+from redis.exceptions import RedisError
 
 from app.audit.services import record
 from app.errors import FieldErrors
@@ -11,8 +13,10 @@ from app.mailboxes.models import Mailbox, MailboxStatus, OutboundMode
 from app.mailboxes.services import create_mailbox
 from app.oauth.flow import Authorized, FlowError
 from app.oauth.models import OAuthGrant
+from app.oauth.providers import Provider
 from app.oauth.services import credentials_for, discard_tokens, record_grant_event, retire_grant
-from tenants.models import utcnow
+from tenants.models import Tenant, utcnow
+from tenants.queues import enqueue
 
 
 def _grant(auth: Authorized) -> OAuthGrant:
@@ -48,12 +52,27 @@ def connect(auth: Authorized) -> tuple[Mailbox, list[str]]:
     When it refuses (``FlowError``), the tokens just issued are revoked at the provider: nothing is kept anywhere.
     """
     try:
-        return _connect(auth)
+        mailbox, warnings = _connect(auth)
     except FlowError:
         db.session.rollback()
         discard_tokens(auth.provider, credentials_for(auth.tenant, auth.provider, auth.app_id),
                        auth.tokens.refresh_token, auth.tokens.access_token, email=auth.email)
         raise
+    subscribe_soon(auth.tenant, mailbox, auth.provider)
+    return mailbox, warnings
+
+
+def subscribe_soon(tenant: Tenant, mailbox: Mailbox, provider: Provider) -> None:
+    """Ask for the provider's push at once, not at the scheduler's next round (up to ten minutes): new mail then
+    arrives within seconds from the first minute on. Redis away: the periodic job does it later."""
+    from app.hooks.push_api import push_api
+
+    if not provider.push or push_api(provider.push) is None:
+        return
+    try:
+        enqueue(tenant, "worker.jobs.subscriptions.subscribe_mailbox", mailbox.id)
+    except RedisError:
+        current_app.logger.warning("push subscription not enqueued", extra={"mailbox_id": mailbox.id})
 
 
 def _connect(auth: Authorized) -> tuple[Mailbox, list[str]]:

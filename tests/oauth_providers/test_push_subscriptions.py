@@ -171,3 +171,27 @@ def test_a_paused_mailbox_is_unsubscribed_and_an_unconfigured_push_calls_nobody(
     monkeypatch.setitem(app.config, "GMAIL_PUSH_TOPIC", None)
     db.session.commit()
     assert keep_subscribed(inbox.mailbox) is None and len(push_setup.requests) == 1
+
+
+def test_a_newly_connected_mailbox_asks_for_push_at_once(app, db, inbox, push_setup, monkeypatch):
+    from app.oauth.onboarding import subscribe_soon
+    from app.oauth.providers import GOOGLE
+    from tenants.queues import region_queue
+    from tenants.regions import get_region
+    from worker.jobs.subscriptions import subscribe_mailbox
+
+    queue = region_queue(get_region("default"), "default")
+    _connect(db, inbox, "google")
+    mailbox_id = inbox.mailbox.id
+    subscribe_soon(inbox.tenant, inbox.mailbox, GOOGLE)
+    [job] = [j for j in queue.jobs if j.func_name == "worker.jobs.subscriptions.subscribe_mailbox"]
+    assert job.args == (mailbox_id,) and job.meta["tenant_id"] == inbox.tenant.id
+    expiration = int((datetime.now(UTC) + timedelta(days=7)).timestamp() * 1000)
+    push_setup.queue(_json(200, {"historyId": "42", "expiration": str(expiration)}))
+    assert subscribe_mailbox(mailbox_id) is True  # the job, as a worker runs it
+    assert push_setup.last.path == "/gmail/users/me/watch"
+
+    queue.empty()
+    monkeypatch.setitem(app.config, "GMAIL_PUSH_TOPIC", None)  # no push set up here: no job at all
+    subscribe_soon(inbox.tenant, db.session.get(Mailbox, mailbox_id), GOOGLE)
+    assert queue.jobs == []

@@ -17,3 +17,12 @@ def renew_push_subscriptions(region: str) -> int:
         if mailbox is not None:
             keep_subscribed(mailbox)
     return len(ids)
+
+
+@job
+def subscribe_mailbox(mailbox_id: int) -> bool:
+    """Right after a mailbox is connected through OAuth: its push subscription now, not at the next round."""
+    from app.hooks.subscriptions import keep_subscribed
+
+    mailbox = db.session.get(Mailbox, mailbox_id)
+    return mailbox is not None and keep_subscribed(mailbox) is not None
