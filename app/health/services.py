@@ -7,10 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy import case, func, select
 
-from app.connections.models import ConnectionKind, ConnectionLog
 from app.extensions import db
+from app.health.mailbox_stats import mailbox_stats
 from app.inbound.models import Receipt, ReceiptStatus
-from app.mailboxes.models import Mailbox
 from app.outbound.models import OutgoingMail, OutgoingStatus
 from app.queues.models import Queue
 from app.tickets.models import Ticket, TicketStatus
@@ -25,25 +24,14 @@ def tenant_health(tenant: Tenant) -> dict:
 
 
 def mailbox_rows(tenant: Tenant) -> list[dict]:
-    """Each mailbox with its status, last successful sync and its last 24 hours of connections."""
-    since = utcnow() - timedelta(hours=24)
-    recent = {row.mailbox_id: row for row in db.session.execute(
-        select(ConnectionLog.mailbox_id, func.count().label("attempts"),
-               func.sum(case((ConnectionLog.ok.is_(True), 1), else_=0)).label("ok"))
-        .where(ConnectionLog.tenant_id == tenant.id, ConnectionLog.started_at >= since)
-        .group_by(ConnectionLog.mailbox_id))}
-    last_sync = dict(db.session.execute(
-        select(ConnectionLog.mailbox_id, func.max(ConnectionLog.started_at))
-        .where(ConnectionLog.tenant_id == tenant.id, ConnectionLog.ok.is_(True),
-               ConnectionLog.kind == ConnectionKind.SYNC)
-        .group_by(ConnectionLog.mailbox_id)).all())
+    """Each mailbox with its status, last successful sync and its last 24 hours of connections: the health page's
+    figures (hourly roll-ups), so the API never reads the communication log itself either."""
     rows = []
-    for mailbox in db.session.scalars(Mailbox.all(tenant).order_by(Mailbox.name, Mailbox.id)):
-        stats = recent.get(mailbox.id)
+    for item in mailbox_stats(tenant):
+        mailbox, day = item.mailbox, item.windows["24h"]
         rows.append({"id": mailbox.id, "name": mailbox.name, "address": mailbox.address,
-                     "status": mailbox.status.value, "last_sync_at": last_sync.get(mailbox.id),
-                     "attempts_24h": stats.attempts if stats else 0,
-                     "success_rate_24h": round(stats.ok / stats.attempts, 4) if stats else None,
+                     "status": mailbox.status.value, "last_sync_at": mailbox.last_synced_at,
+                     "attempts_24h": day.attempts, "success_rate_24h": day.success_rate,
                      "failure_streak": mailbox.failure_streak, "failure_category": mailbox.last_failure_category})
     return rows
 

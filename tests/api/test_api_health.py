@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.connections.models import ConnectionKind, ConnectionLog
+from app.health.rollup import count_attempt
 from app.outbound.models import OutgoingMail, OutgoingStatus
 from app.webhooks.models import WebhookEndpoint
 from tenants.models import utcnow
@@ -13,9 +14,14 @@ from tests.web.test_quarantine_page import deep_mail
 
 
 def _log(db, mailbox, *, ok: bool, kind=ConnectionKind.SYNC, hours_ago: float = 1, category=None) -> None:
+    """What ``record_attempt`` writes for an attempt, at a time in the past: the log entry, its hour's roll-up and,
+    for a successful sync, the mailbox's last sync."""
+    started = utcnow() - timedelta(hours=hours_ago)
     db.session.add(ConnectionLog(tenant_id=mailbox.tenant_id, mailbox_id=mailbox.id, kind=kind, direction="inbound",
-                                 duration_ms=30.0, ok=ok, category=category,
-                                 started_at=utcnow() - timedelta(hours=hours_ago)))
+                                 duration_ms=30.0, ok=ok, category=category, started_at=started))
+    count_attempt(mailbox.tenant_id, mailbox.id, started, ok, 30.0)
+    if ok and kind == ConnectionKind.SYNC:
+        mailbox.last_synced_at = max(filter(None, (mailbox.last_synced_at, started)))
     db.session.commit()
 
 
